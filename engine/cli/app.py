@@ -1,0 +1,74 @@
+"""The click group and what every command shares: output format, error to exit code."""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from typing import Any, Callable
+
+import click
+
+from .. import __version__
+from ..errors import EXIT_FAILURE, ReconcileError
+from ..redact import redact
+
+FORMATS = click.Choice(["table", "json"])
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="reconcile")
+def main() -> None:
+    """reconcile: make a PostgreSQL table agree with a spreadsheet, field by field, and prove it.
+
+    Exit codes: 0 ok; 1 runtime failure or partial run; 2 invalid usage or rule file;
+    3 differences found (plan --detailed-exitcode, verify); 4 refused by a safety guard.
+    """
+
+
+def format_option(fn: Callable) -> Callable:
+    return click.option("--format", "fmt", type=FORMATS, default="table", show_default=True,
+                        help="Output: a table for people, or one JSON document on stdout for scripts.")(fn)
+
+
+def dsn_option(fn: Callable) -> Callable:
+    return click.option("--dsn", envvar=None, default=None, metavar="DSN",
+                        help="PostgreSQL connection string; overrides the rule file and $DATABASE_URL. "
+                             "'embedded' starts the bundled server under .reconcile/.")(fn)
+
+
+def emit_json(document: Any) -> None:
+    """Exactly one JSON document on stdout (progress and messages go to stderr)."""
+    click.echo(json.dumps(document, ensure_ascii=False, indent=2, default=str))
+
+
+def echo_err(message: str) -> None:
+    click.echo(redact(message), err=True)
+
+
+def handles_errors(fn: Callable) -> Callable:
+    """Map ReconcileError to its exit code; print it (as JSON when --format json)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ReconcileError as err:
+            if kwargs.get("fmt") == "json":
+                emit_json({"ok": False, "error": json.loads(redact(json.dumps(err.to_dict(), default=str)))})
+            else:
+                echo_err(f"error: {err}")
+            sys.exit(err.exit_code)
+        except KeyboardInterrupt:
+            echo_err("interrupted")
+            sys.exit(130)
+
+    return wrapper
+
+
+def exit_with(code: int) -> None:
+    if code:
+        sys.exit(code)
+
+
+__all__ = ["EXIT_FAILURE", "dsn_option", "echo_err", "emit_json", "exit_with", "format_option",
+           "handles_errors", "main"]

@@ -1,0 +1,51 @@
+"""Find files shipped with reconcile (JSON Schema, SQL) in a checkout and in an install.
+
+In a checkout they live at the top (``schemas/``, ``sql/``) where editors and CI see them;
+an installed wheel carries the same folders as ``engine.schemas`` and ``engine.sql``.
+"""
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+_CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def resource_path(kind: str, *parts: str) -> Path:
+    """Path of a shipped file, e.g. ``resource_path("sql", "migrations", "0001_init.sql")``."""
+    local = _CHECKOUT.joinpath(kind, *parts)
+    if local.exists():
+        return local
+    shipped = resources.files(f"engine.{kind}").joinpath(*parts)
+    with resources.as_file(shipped) as path:
+        if not Path(path).exists():
+            raise FileNotFoundError(f"reconcile resource not found: {kind}/{'/'.join(parts)}")
+        return Path(path)
+
+
+def read_text(kind: str, *parts: str) -> str:
+    return resource_path(kind, *parts).read_text(encoding="utf-8")
+
+
+@cache
+def rules_schema() -> dict[str, Any]:
+    """The JSON Schema of rule files (``schemas/rules.schema.json``)."""
+    return json.loads(read_text("schemas", "rules.schema.json"))
+
+
+def sql(name: str) -> str:
+    """The text of ``sql/<name>`` (for queries too long to keep inline)."""
+    return read_text("sql", name)
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """Numbered migrations as (version, name, sql), in order: ``sql/migrations/NNNN_name.sql``."""
+    folder = resource_path("sql", "migrations")
+    found = []
+    for path in sorted(folder.glob("*.sql")):
+        number, _, name = path.stem.partition("_")
+        found.append((int(number), name, path.read_text(encoding="utf-8")))
+    return found

@@ -1,0 +1,33 @@
+"""The package installs, its CLI answers, and the test database is real PostgreSQL."""
+from __future__ import annotations
+
+import psycopg
+from click.testing import CliRunner
+
+import engine
+from engine.cli import main
+from engine.redact import redact
+from engine.resources import resource_path
+
+
+def test_cli_version():
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0
+    assert engine.__version__ in result.output
+
+
+def test_resources_found():
+    assert resource_path("sql", "migrations").is_dir()
+
+
+def test_pg_dsn_is_a_fresh_real_database(pg_dsn):
+    with psycopg.connect(pg_dsn) as conn:
+        tables = conn.execute(
+            "select count(*) from information_schema.tables where table_schema not in ('pg_catalog','information_schema')"
+        ).fetchone()[0]
+        assert tables == 0
+        assert conn.execute("select current_setting('server_version_num')::int").fetchone()[0] >= 140000
+
+
+def test_redact_hides_passwords():
+    assert "s3cret" not in redact("could not connect: postgresql://u:s3cret@h/db")
