@@ -4,7 +4,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Sequence
 
 import click
 
@@ -65,10 +65,32 @@ def handles_errors(fn: Callable) -> Callable:
     return wrapper
 
 
+def text_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """A plain aligned text table (numbers right-aligned), for the ``table`` output format."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)),
+             "  ".join("-" * w for w in widths)]
+    for row in cells:
+        lines.append("  ".join(v.rjust(w) if _is_number(v) else v.ljust(w) for v, w in zip(row, widths)))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    text = str(value).replace("\n", "\\n")
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_number(text: str) -> bool:
+    return text.replace(".", "", 1).replace("%", "", 1).lstrip("-").isdigit()
+
+
 def exit_with(code: int) -> None:
     if code:
         sys.exit(code)
 
 
 __all__ = ["EXIT_FAILURE", "dsn_option", "echo_err", "emit_json", "exit_with", "format_option",
-           "handles_errors", "main"]
+           "handles_errors", "main", "text_table"]

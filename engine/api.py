@@ -1,0 +1,307 @@
+"""The library API under the CLI: plan and run a reconcile.
+
+One path for every command: load rules -> resolve the DSN -> read the sheet into DuckDB ->
+match headers -> read the table's catalog -> snapshot the table into DuckDB -> diff -> plan.
+``run`` then opens THE data transaction (the only one in the engine): apply with
+compare-and-set, log every field write and error, record field statistics, commit;
+then read back what it wrote. Nothing here formats SQL; each step is a function of its module.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import duckdb
+import psycopg
+
+from . import apply as apply_mod
+from . import diff as diff_mod
+from . import plan as plan_mod
+from . import runlog, snapshot, target
+from .columns import ColumnMap, TableInfo
+from .errors import MappingError, ReconcileError
+from .progress import SILENT, Progress
+from .results import Change, FieldCounts, PlanResult, RunResult
+from .rules import load_rules
+from .rules.model import RuleSet
+from .sources import SheetData, open_source
+from .sources.headers import resolve as resolve_headers
+
+RulesArg = RuleSet | str | Path
+
+# DuckDB is told how much it may hold and where to spill, so a million-row run stays
+# within a predictable footprint instead of whatever the machine happens to have.
+DUCKDB_MEMORY_LIMIT = os.environ.get("RECONCILE_DUCKDB_MEMORY", "512MB")
+DUCKDB_THREADS = int(os.environ.get("RECONCILE_DUCKDB_THREADS", "0")) or (os.cpu_count() or 2)
+
+
+@dataclass
+class Session:
+    """Everything known after planning; nothing written yet (see ``open_session``)."""
+
+    rules: RuleSet
+    dsn: str
+    conn: psycopg.Connection
+    duck: duckdb.DuckDBPyConnection
+    sheet: SheetData
+    columns: ColumnMap
+    table_info: TableInfo
+    plan: Any  # engine.plan.Plan
+    selectors: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def skipped_fields(self) -> tuple[str, ...]:
+        return self.columns.skipped
+
+
+def load(rules: RulesArg) -> RuleSet:
+    """A RuleSet as given, or loaded from its path."""
+    return rules if isinstance(rules, RuleSet) else load_rules(rules)
+
+
+def open_duckdb(spill_dir: str) -> duckdb.DuckDBPyConnection:
+    duck = duckdb.connect(config={
+        "memory_limit": DUCKDB_MEMORY_LIMIT,
+        "temp_directory": spill_dir,
+        "threads": DUCKDB_THREADS,
+        "preserve_insertion_order": False,
+    })
+    duck.execute("SET TimeZone = 'UTC'")
+    return duck
+
+
+def _check_selectors(rules: RuleSet, fields: Sequence[str] | None) -> None:
+    unknown = [f for f in fields or () if f not in rules.field_names]
+    if unknown:
+        raise MappingError(
+            f"--fields names {', '.join(map(repr, unknown))}, not mapped in {rules.path or rules.name}",
+            hint=f"mapped fields: {', '.join(rules.field_names)}")
+
+
+def _mapped_fields(rules: RuleSet, columns: ColumnMap, fields: Sequence[str] | None) -> list[str]:
+    chosen = fields or rules.field_names
+    return [f for f in chosen if f in columns.fields]
+
+
+@contextmanager
+def open_session(rules: RulesArg, *, dsn: str | None = None, fields: Sequence[str] | None = None,
+                 keys: Sequence[str] | None = None, sample_limit: int = 50,
+                 progress: Progress = SILENT) -> Iterator[Session]:
+    """Read both sides, diff and plan; yield the session; close everything after.
+
+    Read-only: the table is snapshotted, never written. ``conn`` has no open transaction.
+    """
+    ruleset = load(rules)
+    _check_selectors(ruleset, fields)
+    resolved_dsn = target.resolve_dsn(dsn, ruleset)
+    with ExitStack() as stack:
+        spill = stack.enter_context(tempfile.TemporaryDirectory(prefix="reconcile-"))
+        duck = open_duckdb(spill)
+        stack.callback(duck.close)
+        with progress.phase("read sheet"):
+            sheet = open_source(ruleset.source).read(duck, "sheet")
+        columns = resolve_headers(sheet.headers, ruleset, fields)
+        if columns.key is None:
+            problems = [p.message() for p in columns.problems if p.field == ruleset.key.field]
+            raise MappingError(f"the key column cannot be read from {sheet.origin}: {'; '.join(problems)}",
+                               hint="run `reconcile check` to see how every column is matched")
+        conn = stack.enter_context(target.connect(resolved_dsn))
+        wanted = _mapped_fields(ruleset, columns, fields)
+        with progress.phase("snapshot table"):
+            table_info = target.read_table_info(conn, ruleset, fields or None)
+            target.check_table_keys(conn, table_info)
+            target.snapshot_to_duckdb(conn, duck, table_info, wanted, table="target", keys=keys)
+            conn.rollback()  # end the read transaction; the data transaction opens later
+        with progress.phase("diff"):
+            snapshot.check_target_keys(duck, "target")
+            summary = diff_mod.compute_diff(duck, ruleset, columns, table_info, sheet="sheet", target="target")
+            plan = plan_mod.build_plan(duck, ruleset, summary, table_info, fields=fields, keys=keys,
+                                       sample_limit=sample_limit)
+        result = plan.result
+        if columns.problems:
+            result = replace(result, header_problems=tuple(p.message() for p in columns.problems))
+            plan = replace(plan, result=result)
+        selectors = {"fields": list(fields or []), "keys": list(keys or [])}
+        yield Session(ruleset, resolved_dsn, conn, duck, sheet, columns, table_info, plan, selectors)
+
+
+def plan(rules: RulesArg, *, dsn: str | None = None, fields: Sequence[str] | None = None,
+         keys: Sequence[str] | None = None, sample_limit: int = 50, progress: Progress = SILENT) -> PlanResult:
+    """What ``run`` would write, with per-field counts and samples. Writes nothing anywhere."""
+    with open_session(rules, dsn=dsn, fields=fields, keys=keys, sample_limit=sample_limit,
+                      progress=progress) as session:
+        return _with_skipped(session.plan.result, session)
+
+
+def run(rules: RulesArg, *, dsn: str | None = None, fields: Sequence[str] | None = None,
+        keys: Sequence[str] | None = None, dry_run: bool = False, command: str = "run",
+        before_apply: Callable[[Session], None] | None = None, sample_limit: int = 50,
+        progress: Progress = SILENT) -> RunResult:
+    """Make the table agree with the sheet for the selected fields and keys.
+
+    Every run is recorded in ``reconcile.runs`` with one ``field_stats`` row per mapped field.
+    A refused plan (safety guard) writes nothing to the table and returns exit code 4.
+    """
+    ruleset = load(rules)
+    if dry_run:
+        result = plan(ruleset, dsn=dsn, fields=fields, keys=keys, sample_limit=sample_limit, progress=progress)
+        return RunResult(None, "succeeded", result, result.fields, dry_run=True)
+    _check_selectors(ruleset, fields)
+    resolved_dsn = target.resolve_dsn(dsn, ruleset)
+    selectors = {"fields": list(fields or []), "keys": list(keys or [])}
+    run_id = _start(resolved_dsn, ruleset, command, selectors)
+    try:
+        with open_session(ruleset, dsn=resolved_dsn, fields=fields, keys=keys, sample_limit=sample_limit,
+                          progress=progress) as session:
+            outcome = _apply_session(session, run_id, command, before_apply, progress)
+    except ReconcileError as err:
+        runlog.log_failure(resolved_dsn, run_id, ruleset.name, [(None, None, str(err))],
+                           _error_counts(ruleset, fields, str(err)))
+        raise
+    _notify(resolved_dsn, ruleset, run_id)
+    return outcome
+
+
+def _start(dsn: str, rules: RuleSet, command: str, selectors: dict[str, Any]) -> int:
+    with target.connect(dsn) as conn:
+        runlog.ensure_schema(conn)
+        run_id = runlog.start_run(conn, rules, command=command, selectors=selectors)
+        conn.commit()
+    return run_id
+
+
+def _apply_session(session: Session, run_id: int, command: str,
+                   before_apply: Callable[[Session], None] | None, progress: Progress) -> RunResult:
+    rules, conn, planned = session.rules, session.conn, session.plan
+    result = _with_skipped(planned.result, session)
+    if result.refused:
+        _finish_refused(conn, run_id, rules, result)
+        return RunResult(run_id, "failed", result, result.fields, errors=(result.refused,))
+    if before_apply is not None:
+        before_apply(session)
+    written_fields = tuple(planned.fields_to_write)
+    try:
+        with progress.phase("apply"):
+            with conn.transaction():
+                applied = apply_mod.apply_changes(
+                    conn, session.duck, session.table_info, run_id=run_id, rule_name=rules.name,
+                    changes="changes", inserts="inserts", fields=written_fields)
+                runlog.log_field_events(conn, run_id, rules.name, _invalid_events(session))
+                counts = _final_counts(result.fields, applied, session)
+                runlog.write_field_stats(conn, run_id, rules.name, counts)
+    except ReconcileError as err:
+        conn.rollback()
+        runlog.log_failure(session.dsn, run_id, rules.name, [(None, _field_of(err), str(err))],
+                           _failed_counts(result.fields, session, err))
+        raise
+    with progress.phase("read back"):
+        mismatches = tuple(apply_mod.read_back(conn, session.duck, session.table_info, changes="changes",
+                                               inserts="inserts", written=applied))
+        conn.rollback()
+    errors = tuple(_readback_messages(mismatches)) + tuple(f"field {f!r} skipped: {p}" for f, p in _skip_reasons(session))
+    status = "partial" if errors else "succeeded"
+    run_counts = _run_counts(result, applied, counts, mismatches)
+    runlog.finish_run(conn, run_id, status, run_counts, "\n".join(errors) or None)
+    conn.commit()
+    return RunResult(run_id, status, result, tuple(counts), written=sum(c.written for c in counts),
+                     inserted_rows=applied.inserted_rows, conflicts=tuple(applied.conflicts),
+                     errors=errors, readback_mismatches=mismatches)
+
+
+def _with_skipped(result: PlanResult, session: Session) -> PlanResult:
+    """Fields whose sheet column is missing are in the result as errors, never silently absent."""
+    reasons = dict(_skip_reasons(session))
+    present = {c.field for c in result.fields}
+    chosen = session.selectors.get("fields") or session.rules.field_names
+    extra = tuple(FieldCounts(f, errors=1, error=reasons[f]) for f in chosen if f in reasons and f not in present)
+    fields = tuple(c if c.field not in reasons else replace(c, errors=1, error=reasons[c.field])
+                   for c in result.fields) + extra
+    return replace(result, fields=fields)
+
+
+def _skip_reasons(session: Session) -> list[tuple[str, str]]:
+    chosen = set(session.selectors.get("fields") or session.rules.field_names)
+    return [(p.field, p.message()) for p in session.columns.problems
+            if p.field in chosen and p.field != session.rules.key.field]
+
+
+def _invalid_events(session: Session) -> Iterator[tuple]:
+    """field_sync_logs rows for invalid cells and skipped fields (success = false)."""
+    rows = session.duck.execute(
+        "SELECT record_key, field, false, table_value, NULL, message, 'invalid', sheet_row "
+        "FROM diff WHERE status = 'invalid' AND field IN (SELECT unnest(?::VARCHAR[]))",
+        [list(_selected_fields(session))]).fetchall()
+    keys = set(session.selectors.get("keys") or [])
+    for row in rows:
+        if not keys or row[0] in keys:
+            yield row
+    for name, reason in _skip_reasons(session):
+        yield ("*", name, False, None, None, reason, "error", None)
+
+
+def _selected_fields(session: Session) -> list[str]:
+    chosen = session.selectors.get("fields") or session.rules.field_names
+    return [f for f in chosen if f in session.columns.fields]
+
+
+def _final_counts(planned: Sequence[FieldCounts], applied: Any, session: Session) -> list[FieldCounts]:
+    written = applied.written
+    conflicts = applied.conflicts_by_field
+    return [replace(c, written=written.get(c.field, 0), conflicts=conflicts.get(c.field, 0)) for c in planned]
+
+
+def _failed_counts(planned: Sequence[FieldCounts], session: Session, err: ReconcileError) -> list[FieldCounts]:
+    failing = _field_of(err)
+    return [replace(c, errors=c.errors + (1 if failing in (None, c.field) else 0),
+                    error=c.error or (str(err) if failing in (None, c.field) else None)) for c in planned]
+
+
+def _error_counts(rules: RuleSet, fields: Sequence[str] | None, message: str) -> list[FieldCounts]:
+    return [FieldCounts(f, errors=1, error=message) for f in (fields or rules.field_names)]
+
+
+def _field_of(err: ReconcileError) -> str | None:
+    return err.details.get("field") if err.details else None
+
+
+def _readback_messages(mismatches: Sequence[Change]) -> Iterator[str]:
+    for m in mismatches:
+        yield (f"read-back mismatch: record {m.record_key!r} field {m.field!r}: wrote {m.new_value!r}, "
+               f"table now has {m.old_value!r}")
+
+
+def _run_counts(result: PlanResult, applied: Any, counts: Sequence[FieldCounts],
+                mismatches: Sequence[Change]) -> dict[str, int]:
+    return {
+        "sheet_rows": result.sheet_rows, "table_rows": result.table_rows,
+        "changed_rows": result.changed_rows, "new_rows": result.new_rows,
+        "missing_rows": result.missing_rows, "duplicate_keys": result.duplicate_keys,
+        "invalid": result.invalid, "written": sum(c.written for c in counts),
+        "inserted_rows": applied.inserted_rows, "conflicts": sum(c.conflicts for c in counts),
+        "readback_mismatches": len(mismatches),
+    }
+
+
+def _finish_refused(conn: psycopg.Connection, run_id: int, rules: RuleSet, result: PlanResult) -> None:
+    runlog.write_field_stats(conn, run_id, rules.name, result.fields)
+    runlog.finish_run(conn, run_id, "failed", {"refused": True, "changed_rows": result.changed_rows,
+                                                "new_rows": result.new_rows}, result.refused)
+    conn.commit()
+
+
+def _notify(dsn: str, rules: RuleSet, run_id: int) -> None:
+    """Evaluate alert thresholds after every run; a failing sink never fails the run."""
+    try:
+        from . import monitor
+    except ImportError:  # monitoring not installed in this build
+        return
+    with target.connect(dsn) as conn:
+        monitor.evaluate_and_notify(conn, rules, run_id=run_id)
+        conn.commit()
+
+
+__all__ = ["Session", "load", "open_session", "plan", "run"]
