@@ -12,14 +12,20 @@ from pathlib import Path
 from typing import Any
 
 _CHECKOUT = Path(__file__).resolve().parent.parent
+# Top-level folder of the checkout -> the package it ships as (see pyproject's package-dir).
+_PACKAGES = {"schemas": "engine.schemas", "sql": "engine.sql", "examples": "engine.examples",
+             "rules": "engine.shipped_rules"}
 
 
 def resource_path(kind: str, *parts: str) -> Path:
-    """Path of a shipped file, e.g. ``resource_path("sql", "migrations", "0001_init.sql")``."""
+    """Path of a shipped file, e.g. ``resource_path("sql", "migrations", "0001_init.sql")``.
+
+    ``kind`` is one of schemas, sql, examples (the demo's sample sheet) and rules (shipped rule files).
+    """
     local = _CHECKOUT.joinpath(kind, *parts)
     if local.exists():
         return local
-    shipped = resources.files(f"engine.{kind}").joinpath(*parts)
+    shipped = resources.files(_PACKAGES[kind]).joinpath(*parts)
     with resources.as_file(shipped) as path:
         if not Path(path).exists():
             raise FileNotFoundError(f"reconcile resource not found: {kind}/{'/'.join(parts)}")
