@@ -32,6 +32,11 @@ _SCHEMA_VERSIONS = (1, 2)  # the log schema this module reads and writes
 
 def ensure_tables(conn: psycopg.Connection) -> None:
     """Create the log tables this module needs (migrations 0001 and 0002; both idempotent)."""
+    present = conn.execute("SELECT to_regclass('reconcile.field_stats') IS NOT NULL AND "
+                           "to_regclass('reconcile.alerts') IS NOT NULL AND "
+                           "to_regclass('reconcile.data_recovery_logs') IS NOT NULL").fetchone()[0]
+    if present:  # a role without CREATE on the schema may still use existing tables
+        return
     for version, _name, text in resources.migrations():
         if version in _SCHEMA_VERSIONS:
             conn.execute(text)
@@ -156,12 +161,12 @@ def evaluate_alerts(conn: psycopg.Connection, rules: RuleSet, *, now: datetime |
     ensure_tables(conn)
     current = {a.fingerprint: a for a in check_thresholds(conn, rules, now=now, run_id=run_id)}
     window = rules.monitoring.window
-    open_rows = {r["fingerprint"]: r for r in _fetch(conn, _OPEN_ALERTS, {"rule": rules.name})}
+    open_rows = {r["fingerprint"]: r for r in fetch_dicts(conn, _OPEN_ALERTS, {"rule": rules.name})}
     firing = [_record(conn, alert, open_rows.get(fp), now, window) for fp, alert in current.items()]
     for fp, row in open_rows.items():
         if fp not in current:
             conn.execute("UPDATE reconcile.alerts SET resolved_at = %s WHERE id = %s", [now, row["id"]])
-    resolved = [_resolved(r) for r in _fetch(conn, _UNANNOUNCED, {"rule": rules.name})]
+    resolved = [_resolved(r) for r in fetch_dicts(conn, _UNANNOUNCED, {"rule": rules.name})]
     return firing + resolved
 
 
@@ -173,12 +178,11 @@ def mark_sent(conn: psycopg.Connection, alerts: Sequence[Alert], *, now: datetim
         conn.execute(query, [now, alert.id])
 
 
-def evaluate_and_notify(conn: psycopg.Connection, rules: RuleSet, *, run_id: int | None = None,
-                        now: datetime | None = None) -> list[Alert]:
-    """The end-of-run hook: evaluate, store, send what is due, record the delivery.
+def notify(conn: psycopg.Connection, rules: RuleSet, *, run_id: int | None = None,
+           now: datetime | None = None) -> list[Alert]:
+    """Evaluate, store, send what is due, record the delivery (``reconcile alerts``).
 
-    Never raises: a run has already committed when this is called, so a failing sink or a
-    monitoring query is reported on stderr and does not change the run's outcome or exit code.
+    Database failures raise ``DatabaseError``; a failing sink is reported on stderr only.
     The caller commits.
     """
     from . import alerts as sinks
@@ -187,10 +191,27 @@ def evaluate_and_notify(conn: psycopg.Connection, rules: RuleSet, *, run_id: int
         found = evaluate_alerts(conn, rules, now=now, run_id=run_id)
         delivered = sinks.send(rules.monitoring, [a for a in found if a.due])
         mark_sent(conn, delivered, now=now)
-        return found
-    except (psycopg.Error, DatabaseError) as err:
+    except psycopg.Error as err:
+        raise DatabaseError(f"alert evaluation for {rules.name} failed: {redact(str(err))}",
+                            hint="the role needs INSERT and UPDATE on reconcile.alerts") from err
+    return found
+
+
+def evaluate_and_notify(conn: psycopg.Connection, rules: RuleSet, *, run_id: int | None = None,
+                        now: datetime | None = None) -> list[Alert]:
+    """The end-of-run hook: ``notify``, but never raises.
+
+    A run has already committed when this is called, so a failing sink or monitoring query
+    is reported on stderr and changes neither the run's outcome nor its exit code.
+    The caller commits.
+    """
+    from . import alerts as sinks
+
+    try:
+        return notify(conn, rules, run_id=run_id, now=now)
+    except DatabaseError as err:
         conn.rollback()
-        sinks.warn(f"reconcile: alert evaluation for {rules.name} failed: {redact(str(err))}")
+        sinks.warn(f"reconcile: {err}")
         return []
 
 
@@ -211,7 +232,7 @@ def _failure_rate(conn: psycopg.Connection, rules: RuleSet, mon: Monitoring, now
 
 def _persistent_drift(conn: psycopg.Connection, rules: RuleSet, n: int) -> list[Alert]:
     by_field: dict[str, list[dict[str, Any]]] = {}
-    for row in _fetch(conn, resources.sql("monitor/recent_field_runs.sql"), {"rule": rules.name, "n": n}):
+    for row in fetch_dicts(conn, resources.sql("monitor/recent_field_runs.sql"), {"rule": rules.name, "n": n}):
         by_field.setdefault(row["field_name"], []).append(row)
     out = []
     for name, runs in sorted(by_field.items()):
@@ -226,11 +247,11 @@ def _persistent_drift(conn: psycopg.Connection, rules: RuleSet, n: int) -> list[
 
 
 def _zero_compared(conn: psycopg.Connection, rules: RuleSet) -> list[Alert]:
-    last = _fetch(conn, _LAST_FULL_RUN, {"rule": rules.name})
+    last = fetch_dicts(conn, _LAST_FULL_RUN, {"rule": rules.name})
     if not last:
         return []
     run_id = last[0]["id"]
-    compared = {r["field_name"]: r["compared"] for r in _fetch(conn, _RUN_FIELDS, {"run": run_id})}
+    compared = {r["field_name"]: r["compared"] for r in fetch_dicts(conn, _RUN_FIELDS, {"run": run_id})}
     return [Alert(rules.name, "zero_compared", name,
                   f"field {name!r} compared zero rows in run {run_id}"
                   + ("" if name in compared else " (no figures logged for it)"),
@@ -239,7 +260,7 @@ def _zero_compared(conn: psycopg.Connection, rules: RuleSet) -> list[Alert]:
 
 
 def _no_success(conn: psycopg.Connection, rules: RuleSet, limit: timedelta, now: datetime) -> list[Alert]:
-    row = _fetch(conn, _LAST_SUCCESS, {"rule": rules.name})[0]
+    row = fetch_dicts(conn, _LAST_SUCCESS, {"rule": rules.name})[0]
     reference = row["last_success"] or row["first_run"]
     if reference is None or now - reference <= limit:
         return []
@@ -304,7 +325,8 @@ def _span(delta: timedelta) -> str:
     return f"{seconds}s"
 
 
-def _fetch(conn: psycopg.Connection, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+def fetch_dicts(conn: psycopg.Connection, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows of a query as dicts by column name."""
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(query, params).fetchall()
 
@@ -312,16 +334,16 @@ def _fetch(conn: psycopg.Connection, query: str, params: dict[str, Any]) -> list
 def _query(dsn: str | psycopg.Connection, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     """Run a read query on a connection, or on a short-lived one opened from a DSN."""
     if isinstance(dsn, psycopg.Connection):
-        return _fetch(dsn, query, params)
+        return fetch_dicts(dsn, query, params)
     try:
         with psycopg.connect(dsn) as conn:
             if conn.execute("SELECT to_regclass('reconcile.field_stats')").fetchone()[0] is None:
                 return []  # no run was ever logged in this database
-            return _fetch(conn, query, params)
+            return fetch_dicts(conn, query, params)
     except psycopg.Error as err:
         raise DatabaseError(f"reading the reconcile log tables failed: {redact(str(err))}") from err
 
 
 __all__ = ["ALERT_KINDS", "Alert", "EXIT_ALERTS", "FieldStat", "RecordIssue", "check_thresholds",
-           "ensure_tables", "evaluate_alerts", "evaluate_and_notify", "field_stats", "mark_sent",
+           "ensure_tables", "evaluate_alerts", "evaluate_and_notify", "fetch_dicts", "field_stats", "mark_sent", "notify",
            "records_with_issues"]
