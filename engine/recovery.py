@@ -23,7 +23,8 @@ import psycopg
 from psycopg import sql
 
 from . import resources
-from .errors import ConfigurationError, DatabaseError, EXIT_FAILURE, EXIT_OK, ReconcileError, UserError
+from .errors import (EXIT_FAILURE, EXIT_OK, ConfigurationError, DatabaseError, GuardRefused, ReconcileError,
+                     UserError)
 from .monitor import ensure_tables, fetch_dicts
 from .redact import redact
 from .rules.model import RuleSet
@@ -64,12 +65,13 @@ class RecoveryResult:
     success_count: int = 0  # records whose every planned write committed
     failure_count: int = 0  # records with a conflict, unreadable cell or failed write
     failures: tuple[RecordFailure, ...] = ()
+    errors: tuple[str, ...] = ()  # run-level problems (a field skipped because its column is missing)
     log_id: int | None = None
     retried_per_record: bool = False
 
     @property
     def exit_code(self) -> int:
-        return EXIT_OK if self.failure_count == 0 else EXIT_FAILURE
+        return EXIT_OK if self.failure_count == 0 and not self.errors else EXIT_FAILURE
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "exit_code": self.exit_code}
@@ -181,19 +183,19 @@ def recover(rules: RuleSet | str | Path, *, dsn: str | None = None, keys: Sequen
     try:
         outcome.add(api.run(ruleset, dsn=resolved, fields=fields, keys=keys, command="recover", before_apply=hook),
                     hook)
-    except BackupFailed:
+    except (BackupFailed, GuardRefused):
         raise
-    except ReconcileError as err:
+    except ReconcileError:
         if not hook.planned:
             raise  # failed before or while planning: nothing to retry record by record
-        _retry_per_record(api, ruleset, resolved, fields, hook, outcome, err)
+        _retry_per_record(api, ruleset, resolved, fields, hook, outcome)
     _link_backup(resolved, hook.backup_id, outcome.linked)
     asked = tuple(keys or ()) or tuple(sorted(outcome.records()))
     result = RecoveryResult(
         rule_name=ruleset.name, backup_id=hook.backup_id if hook.used else None, run_ids=tuple(outcome.run_ids),
         record_keys=asked, fields=tuple(fields or ruleset.field_names), written=outcome.written,
         success_count=len(outcome.records() - outcome.failed_records()), failure_count=len(outcome.failed_records()),
-        failures=tuple(outcome.failures), retried_per_record=outcome.retried)
+        failures=tuple(outcome.failures), errors=tuple(outcome.errors), retried_per_record=outcome.retried)
     return replace(result, log_id=_log_recovery(resolved, result, all_inconsistent))
 
 
@@ -214,9 +216,14 @@ class _Outcome:
     linked: list[tuple[int, list[str]]] = field(default_factory=list)  # (run, records it wrote)
     written: int = 0
     retried: bool = False
+    errors: list[str] = field(default_factory=list)  # run-level: a skipped field, a read-back mismatch
 
     def add(self, result: Any, hook: _BackupHook) -> None:
+        if result.plan.refused:
+            raise GuardRefused(f"recover refused by a safety guard: {result.plan.refused}; nothing was written",
+                               hint="narrow it with --key or --fields, or raise policy.max_changed_rows")
         self.run_ids.append(result.run_id)
+        self.errors += [e for e in result.errors if e not in self.errors]
         self.planned |= set(hook.planned)
         self.written += result.written
         self.linked.append((result.run_id, list(hook.planned)))
@@ -239,7 +246,7 @@ class _Outcome:
 
 
 def _retry_per_record(api: Any, ruleset: RuleSet, dsn: str, fields: Sequence[str] | None, hook: _BackupHook,
-                      outcome: _Outcome, first_error: ReconcileError) -> None:
+                      outcome: _Outcome) -> None:
     """The batch's one transaction failed: nothing was written. Repair each record alone."""
     outcome.retried = True
     for key in sorted(hook.planned):
@@ -252,6 +259,9 @@ def _retry_per_record(api: Any, ruleset: RuleSet, dsn: str, fields: Sequence[str
             outcome.planned.add(key)
             outcome.failures.append(RecordFailure(key, (err.details or {}).get("field"), "error", str(err)))
             _drop_backup_rows(dsn, hook.backup_id, [key])  # nothing was written for it
+        else:
+            if key not in hook.planned:  # already agrees now (changed meanwhile): nothing of ours to undo
+                _drop_backup_rows(dsn, hook.backup_id, [key])
 
 
 def _ensure_log_tables(dsn: str) -> None:

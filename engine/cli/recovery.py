@@ -42,6 +42,8 @@ def recover_command(rules: str, keys: tuple[str, ...], all_inconsistent: bool, f
             click.echo(f"Backup {result.backup_id}: undo with `reconcile rollback {result.backup_id}`.")
         else:
             click.echo("Nothing to write: no backup taken.")
+        for error in result.errors:
+            click.echo(f"  error: {error}")
         if result.failures:
             click.echo(text_table(["record", "field", "kind", "message"],
                                   [[f.record_key, f.field or "-", f.kind, f.message] for f in result.failures]))
