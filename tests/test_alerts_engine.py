@@ -1,0 +1,43 @@
+"""Alerts at the end of every engine run: one webhook POST for a persistent drift, not two,
+and one for its resolution. The drift is a sheet cell the transform cannot read."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from engine import api
+from engine.rules.model import Monitoring, Notify
+from support.engine_world import fetch, load_table, rules_for, write_sheet
+from support.webhook import webhook_receiver
+
+pytestmark = [pytest.mark.integration]
+
+
+def sheet(amount: str) -> list[dict[str, str]]:
+    return [{"k": "K1", "note": "n", "owner": "", "amount": amount, "due": ""}]
+
+
+def test_persistent_drift_alert_from_runs(pg_dsn, tmp_path):
+    load_table(pg_dsn, [{"k": "K1", "note": "n", "owner": None, "amount": None, "due": None}])
+    path = tmp_path / "sheet.csv"
+    with webhook_receiver() as hook:
+        rules = replace(rules_for(write_sheet(path, sheet("not-a-number"))),
+                        monitoring=Monitoring(window=timedelta(hours=1), persistent_drift_runs=2,
+                                              zero_compared=False, notify=(Notify(webhook=hook.url),)))
+        first = api.run(rules, dsn=pg_dsn)
+        assert hook.bodies == []
+        second = api.run(rules, dsn=pg_dsn)
+        assert [(b["kind"], b["field"], b["state"], b["run_id"]) for b in hook.bodies] == \
+            [("persistent_drift", "amount", "firing", second.run_id)]
+        api.run(rules, dsn=pg_dsn)
+        assert len(hook.bodies) == 1, "the same alert was sent twice within the window"
+        write_sheet(path, sheet("12"))
+        api.run(rules, dsn=pg_dsn)
+        assert [b["state"] for b in hook.bodies] == ["firing", "resolved"]
+        api.run(rules, dsn=pg_dsn)
+        assert len(hook.bodies) == 2
+    assert first.run_id < second.run_id
+    assert fetch(pg_dsn, "SELECT kind, field_name, resolved_at IS NOT NULL FROM reconcile.alerts") == \
+        [("persistent_drift", "amount", True)]
