@@ -224,7 +224,7 @@ def _failure_rate(conn: psycopg.Connection, rules: RuleSet, mon: Monitoring, now
         if stat.runs and stat.failure_rate > limit:
             out.append(Alert(rules.name, "failure_rate", stat.field,
                              f"field {stat.field!r} failed in {stat.failed} of {stat.runs} runs "
-                             f"({stat.failure_rate:.0%}) over the last {_span(mon.window)}; "
+                             f"({stat.failure_rate:.0%}) over the last {format_span(mon.window)}; "
                              f"threshold {limit:.0%}",
                              value=stat.failure_rate, threshold=limit))
     return out
@@ -266,7 +266,7 @@ def _no_success(conn: psycopg.Connection, rules: RuleSet, limit: timedelta, now:
         return []
     since = f"since {reference.isoformat()}" if row["last_success"] else f"since the first run at {reference.isoformat()}"
     return [Alert(rules.name, "no_success", None,
-                  f"no successful run of {rules.name} {since} (more than {_span(limit)})",
+                  f"no successful run of {rules.name} {since} (more than {format_span(limit)})",
                   value=(now - reference).total_seconds(), threshold=limit.total_seconds())]
 
 
@@ -317,7 +317,12 @@ def _now(now: datetime | None) -> datetime:
     return now if now is not None else datetime.now(timezone.utc)
 
 
-def _span(delta: timedelta) -> str:
+def format_span(delta: timedelta) -> str:
+    """A span in the largest whole unit.
+
+    >>> format_span(timedelta(hours=24)), format_span(timedelta(minutes=90)), format_span(timedelta(seconds=5))
+    ('1d', '90m', '5s')
+    """
     seconds = int(delta.total_seconds())
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size and seconds % size == 0:
@@ -345,5 +350,5 @@ def _query(dsn: str | psycopg.Connection, query: str, params: dict[str, Any]) ->
 
 
 __all__ = ["ALERT_KINDS", "Alert", "EXIT_ALERTS", "FieldStat", "RecordIssue", "check_thresholds",
-           "ensure_tables", "evaluate_alerts", "evaluate_and_notify", "fetch_dicts", "field_stats", "mark_sent", "notify",
-           "records_with_issues"]
+           "ensure_tables", "evaluate_alerts", "evaluate_and_notify", "fetch_dicts", "field_stats", "format_span",
+           "mark_sent", "notify", "records_with_issues"]

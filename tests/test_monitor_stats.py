@@ -81,3 +81,18 @@ def test_stats_on_a_database_without_logs(pg_dsn):
     """No reconcile schema yet: no figures, and nothing created by a read."""
     assert monitor.field_stats(pg_dsn, "b", since=24 * H) == []
     assert monitor.records_with_issues(pg_dsn, "b", since=24 * H) == []
+
+
+def test_duration_option_parses_spans():
+    """--since accepts 30m, 24h, 7d and combinations; anything else is a usage error."""
+    import click
+
+    from engine.cli.monitoring import Duration
+
+    parse = Duration().convert
+    assert parse("1h30m", None, None) == timedelta(minutes=90)
+    assert parse("7d", None, None) == timedelta(days=7)
+    with pytest.raises(click.BadParameter):
+        parse("soon", None, None)
+    with pytest.raises(click.BadParameter):
+        parse("5 parsecs", None, None)

@@ -65,7 +65,7 @@ def stats_command(rules: str, since: timedelta, field: str | None, min_runs: int
         emit_json({"ok": True, "rule": ruleset.name, "since_seconds": since.total_seconds(),
                    "fields": [f.to_dict() for f in figures], "records": [r.to_dict() for r in records]})
         return
-    click.echo(f"Fields of {ruleset.name} over the last {since}:")
+    click.echo(f"Fields of {ruleset.name} over the last {monitor.format_span(since)}:")
     click.echo(text_table(
         ["field", "runs", "compared", "differing", "written", "failed", "conflicts", "invalid", "failure rate",
          "last success"],
