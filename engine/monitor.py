@@ -79,7 +79,7 @@ class RecordIssue:
     conflicts: int
     invalid: int
     errors: int
-    rewrites: int  # successful writes by plain runs: something keeps changing it back
+    rewrites: int  # the same value written again by plain runs: something keeps changing it back
     last_seen: datetime
     last_message: str | None
 

@@ -21,12 +21,14 @@ def logs(pg_dsn):
     add_run(pg_dsn, "b", ago=20 * H, fields={"note": {"compared": 10, "differing": 3, "written": 3},
                                              "owner": {"compared": 10, "differing": 2, "written": 1, "conflicts": 1}},
             logs=[{"key": "K1", "field": "owner", "kind": "conflict", "message": "changed meanwhile"},
-                  {"key": "K2", "field": "note", "kind": "write", "success": True, "old": "a", "new": "b"}])
+                  {"key": "K2", "field": "note", "kind": "write", "success": True, "old": "a", "new": "b"},
+                  {"key": "K4", "field": "note", "kind": "write", "success": True, "old": "1", "new": "2"}])
     add_run(pg_dsn, "b", ago=10 * H, status="partial",
             fields={"note": {"compared": 10, "differing": 1, "written": 1},
                     "owner": {"compared": 0, "errors": 1}},
             logs=[{"key": "*", "field": "owner", "kind": "error", "message": "column missing"},
-                  {"key": "K2", "field": "note", "kind": "write", "success": True, "old": "a", "new": "b"}])
+                  {"key": "K2", "field": "note", "kind": "write", "success": True, "old": "a", "new": "b"},
+                  {"key": "K4", "field": "note", "kind": "write", "success": True, "old": "2", "new": "3"}])
     add_run(pg_dsn, "b", ago=5 * H, status="failed",
             fields={"note": {"compared": 10, "differing": 2, "errors": 1},
                     "owner": {"compared": 10, "differing": 1, "invalid": 1}},
@@ -64,7 +66,8 @@ def test_last_success_skips_failed_runs_and_field_errors(logs):
 
 
 def test_records_with_issues(logs):
-    """K1/owner failed in two runs (conflict, invalid); K2/note was rewritten by two plain runs;
+    """K1/owner failed in two runs (conflict, invalid); K2/note got the same value from two plain
+    runs (something reverts it); K4/note got two different values (sheet edits: no issue);
     K3/note failed once (below min_runs); the '*' row is a field-wide error, not a record."""
     found = monitor.records_with_issues(logs, "b", since=24 * H, now=NOW)
     got = {(r.record_key, r.field): r for r in found}

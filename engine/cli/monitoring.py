@@ -52,8 +52,8 @@ def stats_command(rules: str, since: timedelta, field: str | None, min_runs: int
     """Per-field figures over recent runs, and the records whose field keeps failing.
 
     A field failed in a run when it had an error there (a missing sheet column, a refused
-    write); a record is listed when its field failed, conflicted, was unreadable, or had to be
-    rewritten by a plain run (something keeps changing it back) in several runs of the window.
+    write); a record is listed when its field failed, conflicted, was unreadable, or got the
+    same value from plain runs again (something keeps changing it back) in several runs of the window.
     """
     from .. import monitor
 
