@@ -186,3 +186,30 @@ class RuleSet:
     @property
     def field_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
+
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong (or doubtful) in a rule file, with a stable code (see docs/rules.md).
+
+    >>> str(Problem("rules/b.yaml", 5, 7, "R020", "unknown transform 'trimm'"))
+    "rules/b.yaml:5:7: R020 unknown transform 'trimm'"
+    """
+
+    path: str
+    line: int | None
+    column: int | None
+    code: str
+    message: str
+    severity: Severity = "error"
+
+    def __str__(self) -> str:
+        where = ":".join(str(p) for p in (self.path, self.line, self.column) if p is not None)
+        return f"{where}: {self.code} {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "line": self.line, "column": self.column, "code": self.code,
+                "message": self.message, "severity": self.severity}
