@@ -53,17 +53,19 @@ class FieldStat:
     compared: int
     differing: int
     written: int
-    failed: int  # runs in which the field had an error
+    attempts: int  # write attempts logged: writes, inserts, conflicts, errors
+    failed: int  # of those, the failed ones (conflicts, errors)
     errors: int
     conflicts: int
     invalid: int
+    failed_runs: int  # runs in which the field had an error
     last_run: datetime | None
     last_success: datetime | None  # over the whole history, not only the window
 
     @property
     def failure_rate(self) -> float:
-        """Share of the window's runs in which the field failed (0.0 with no runs)."""
-        return self.failed / self.runs if self.runs else 0.0
+        """Share of the window's write attempts that failed (0.0 with no attempts)."""
+        return self.failed / self.attempts if self.attempts else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "failure_rate": self.failure_rate}
@@ -223,7 +225,7 @@ def _failure_rate(conn: psycopg.Connection, rules: RuleSet, mon: Monitoring, now
     for stat in field_stats(conn, rules.name, since=mon.window, now=now):
         if stat.runs and stat.failure_rate > limit:
             out.append(Alert(rules.name, "failure_rate", stat.field,
-                             f"field {stat.field!r} failed in {stat.failed} of {stat.runs} runs "
+                             f"field {stat.field!r}: {stat.failed} of {stat.attempts} write attempts failed "
                              f"({stat.failure_rate:.0%}) over the last {format_span(mon.window)}; "
                              f"threshold {limit:.0%}",
                              value=stat.failure_rate, threshold=limit))

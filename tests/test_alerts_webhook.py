@@ -84,14 +84,20 @@ def test_drift_needs_n_consecutive_runs(pg_dsn):
 
 
 def test_failure_rate_zero_compared_and_no_success(pg_dsn):
-    """Each threshold kind with its value: failure rate 2/3 > 0.5 for owner; owner compared zero
-    rows in the last full run; no successful run for more than 6h."""
+    """Each threshold kind with its value: owner failed 2 of 3 write attempts (> 0.5), note 1 of 3
+    (not above); owner compared zero rows in the last full run; no successful run for more than 6h."""
     schema(pg_dsn)
+    ok = {"kind": "write", "success": True}
     add_run(pg_dsn, "b", ago=30 * H, fields={"note": {"compared": 5}, "owner": {"compared": 5}})
-    add_run(pg_dsn, "b", ago=9 * H, status="partial", fields={"note": {"compared": 5}, "owner": {"errors": 1}})
-    add_run(pg_dsn, "b", ago=8 * H, status="partial", fields={"note": {"compared": 5}, "owner": {"compared": 5,
-                                                                                               "errors": 1}})
-    add_run(pg_dsn, "b", ago=7 * H, status="partial", fields={"note": {"compared": 5}, "owner": {"compared": 0}})
+    add_run(pg_dsn, "b", ago=9 * H, status="partial", fields={"note": {"compared": 5}, "owner": {"errors": 1}},
+            logs=[{"key": "*", "field": "owner", "message": "column missing"},
+                  {"key": "K1", "field": "note", **ok}, {"key": "K2", "field": "note", "kind": "conflict"}])
+    add_run(pg_dsn, "b", ago=8 * H, status="partial", fields={"note": {"compared": 5},
+                                                              "owner": {"compared": 5, "errors": 1}},
+            logs=[{"key": "K1", "field": "owner", "message": "check violated"},
+                  {"key": "K3", "field": "note", **ok}, {"key": "K3", "field": "owner", "kind": "invalid"}])
+    add_run(pg_dsn, "b", ago=7 * H, status="partial", fields={"note": {"compared": 5}, "owner": {"compared": 0}},
+            logs=[{"key": "K2", "field": "owner", **ok}])
     add_run(pg_dsn, "b", ago=1 * H, status="failed", keys=["K1"], fields={"note": {"compared": 1}})
     ruleset = rules(Monitoring(window=24 * H, field_failure_rate=0.5, zero_compared=True,
                                no_success_for=6 * H))
@@ -99,6 +105,7 @@ def test_failure_rate_zero_compared_and_no_success(pg_dsn):
         found = {(a.kind, a.field): a for a in monitor.check_thresholds(conn, ruleset, now=NOW)}
     assert set(found) == {("failure_rate", "owner"), ("zero_compared", "owner"), ("no_success", None)}
     assert found[("failure_rate", "owner")].value == pytest.approx(2 / 3)
+    assert found[("failure_rate", "owner")].threshold == 0.5
     assert found[("no_success", None)].value == pytest.approx((30 * H - timedelta(seconds=5)).total_seconds())
 
 

@@ -39,14 +39,17 @@ def logs(pg_dsn):
 
 
 def test_field_stats_equal_hand_computed(logs):
-    """Sums over the window's runs only; failure rate = runs with errors / runs; last success per field."""
+    """Sums over the window's runs only. note: 5 write attempts (4 writes, 1 error) -> rate 1/5;
+    owner: a conflict and a missing-column error -> 2 of 2 failed (the invalid cell is no attempt)."""
     stats = {s.field: s for s in monitor.field_stats(logs, "b", since=24 * H, now=NOW)}
     assert set(stats) == {"note", "owner"}
     note, owner = stats["note"], stats["owner"]
-    assert (note.runs, note.compared, note.differing, note.written, note.failed, note.errors) == (4, 41, 6, 4, 1, 1)
-    assert note.failure_rate == pytest.approx(0.25)
-    assert (owner.runs, owner.compared, owner.written, owner.conflicts, owner.invalid, owner.failed) == \
+    assert (note.runs, note.compared, note.differing, note.written, note.failed_runs, note.errors) == \
+        (4, 41, 6, 4, 1, 1)
+    assert (note.attempts, note.failed) == (5, 1) and note.failure_rate == pytest.approx(0.2)
+    assert (owner.runs, owner.compared, owner.written, owner.conflicts, owner.invalid, owner.failed_runs) == \
         (4, 31, 1, 1, 1, 1)
+    assert (owner.attempts, owner.failed, owner.failure_rate) == (2, 2, 1.0)
     assert owner.last_success == NOW - 2 * H + timedelta(seconds=5)
     assert note.last_run == NOW - 2 * H
 
@@ -54,7 +57,8 @@ def test_field_stats_equal_hand_computed(logs):
 def test_field_stats_one_field_and_short_window(logs):
     """--field narrows to one field; --since 6h keeps the last two runs only."""
     stats = monitor.field_stats(logs, "b", since=6 * H, field="owner", now=NOW)
-    assert [(s.field, s.runs, s.compared, s.invalid, s.failed) for s in stats] == [("owner", 2, 21, 1, 0)]
+    assert [(s.field, s.runs, s.compared, s.invalid, s.failed_runs, s.attempts) for s in stats] == \
+        [("owner", 2, 21, 1, 0, 0)]
 
 
 def test_last_success_skips_failed_runs_and_field_errors(logs):

@@ -51,8 +51,9 @@ def stats_command(rules: str, since: timedelta, field: str | None, min_runs: int
                   fmt: str) -> None:
     """Per-field figures over recent runs, and the records whose field keeps failing.
 
-    A field failed in a run when it had an error there (a missing sheet column, a refused
-    write); a record is listed when its field failed, conflicted, was unreadable, or got the
+    failed counts write attempts that failed (conflicts, refused writes, a missing sheet column);
+    the failure rate is their share of all write attempts; failed runs are runs in which the
+    field had an error. A record is listed when its field failed, conflicted, was unreadable, or got the
     same value from plain runs again (something keeps changing it back) in several runs of the window.
     """
     from .. import monitor
@@ -68,9 +69,9 @@ def stats_command(rules: str, since: timedelta, field: str | None, min_runs: int
     click.echo(f"Fields of {ruleset.name} over the last {monitor.format_span(since)}:")
     click.echo(text_table(
         ["field", "runs", "compared", "differing", "written", "failed", "conflicts", "invalid", "failure rate",
-         "last success"],
+         "failed runs", "last success"],
         [[f.field, f.runs, f.compared, f.differing, f.written, f.failed, f.conflicts, f.invalid,
-          f"{f.failure_rate:.0%}", _when(f.last_success)] for f in figures]) if figures else "  no runs in the window")
+          f"{f.failure_rate:.0%}", f.failed_runs, _when(f.last_success)] for f in figures]) if figures else "  no runs in the window")
     click.echo(f"\nRecords with an issue in at least {min_runs} runs:")
     click.echo(text_table(
         ["record", "field", "runs", "conflicts", "invalid", "errors", "rewrites", "last message"],
