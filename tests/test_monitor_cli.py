@@ -1,0 +1,65 @@
+"""`reconcile stats` and `reconcile alerts` from a rule file: output, JSON, exit codes (0 / 5)."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from engine.cli import main
+from engine.monitor import EXIT_ALERTS
+from support import monitor as logs
+
+pytestmark = pytest.mark.integration
+RULES = """version: 1
+name: b
+source: {{type: file, path: sheet.csv}}
+target: {{dsn: "{dsn}", table: public.t}}
+key: {{field: k, column: K}}
+fields:
+  note: {{column: Note}}
+monitoring:
+  window: 1h
+  alert_when: {{persistent_drift_runs: 2, zero_compared: false}}
+  notify: [{{stderr: true}}]
+"""
+
+
+@pytest.fixture
+def rule_file(pg_dsn, tmp_path: Path, monkeypatch) -> Path:
+    (tmp_path / "sheet.csv").write_text("K,Note\n1,a\n", encoding="utf-8")
+    path = tmp_path / "b.yaml"
+    path.write_text(RULES.format(dsn=pg_dsn), encoding="utf-8")
+    monkeypatch.setattr(logs, "NOW", datetime.now(timezone.utc))
+    logs.schema(pg_dsn)
+    return path
+
+
+def test_stats_json_and_table(rule_file, pg_dsn):
+    logs.add_run(pg_dsn, "b", ago=timedelta(minutes=30), fields={"note": {"compared": 4, "differing": 1, "written": 1}},
+                 logs=[{"key": "1", "field": "note", "kind": "write", "success": True}])
+    out = CliRunner().invoke(main, ["stats", str(rule_file), "--since", "2h", "--format", "json"])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)
+    assert [(f["field"], f["runs"], f["compared"], f["written"], f["failure_rate"]) for f in doc["fields"]] == \
+        [("note", 1, 4, 1, 0.0)]
+    table = CliRunner().invoke(main, ["stats", str(rule_file), "--field", "note"])
+    assert table.exit_code == 0 and "note" in table.output and "last success" in table.output
+
+
+def test_alerts_exit_codes(rule_file, pg_dsn):
+    """No alert: exit 0. Two runs leaving 'note' different: exit 5, the line on stderr, once."""
+    runner = CliRunner()
+    quiet = runner.invoke(main, ["alerts", str(rule_file)])
+    assert quiet.exit_code == 0, quiet.output
+    for minutes in (20, 10):
+        logs.add_run(pg_dsn, "b", ago=timedelta(minutes=minutes), fields={"note": {"compared": 4, "differing": 1,
+                                                                                   "conflicts": 1}})
+    first = runner.invoke(main, ["alerts", str(rule_file), "--format", "json"])
+    assert first.exit_code == EXIT_ALERTS == 5, first.output
+    assert "ALERT [b] persistent_drift field note" in first.stderr
+    assert json.loads(first.stdout)["alerts"][0]["due"] is True
+    again = runner.invoke(main, ["alerts", str(rule_file)])
+    assert again.exit_code == 5 and "ALERT" not in again.stderr and "within window" in again.stdout
