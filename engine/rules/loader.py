@@ -151,8 +151,10 @@ def parse(path: str | Path) -> tuple[Document, list[Problem]]:
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        what = " ".join(p for p in (err.context, err.problem) if p)
-        return doc, [Problem(given, line, column, "R001", f"YAML syntax error: {what}")]
+        context = err.context_mark
+        where = f" ({err.context} at line {context.line + 1}, column {context.column + 1})" \
+            if err.context and context else ""
+        return doc, [Problem(given, line, column, "R001", f"YAML syntax error: {err.problem}{where}")]
     except yaml.YAMLError as err:
         return doc, [Problem(given, None, None, "R001", f"YAML syntax error: {err}")]
     finally:

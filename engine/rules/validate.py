@@ -101,14 +101,32 @@ def schema_problems(doc: Document) -> Iterator[Problem]:
 
     schema = rules_schema()
     validator = Draft202012Validator(schema)
-    for error in validator.iter_errors(doc.data):
+    errors = [e for e in validator.iter_errors(doc.data) if not _checked_semantically(tuple(e.absolute_path))]
+    typos = _typo_targets(errors)
+    for error in errors:
         path = tuple(error.absolute_path)
-        if _checked_semantically(path):
-            continue
         if error.validator == "oneOf" and path == ("source",):
             yield from _source_problems(doc, schema, validator)
-            continue
-        yield _schema_problem(doc, path, error)
+        elif not (error.validator == "required" and (path, _missing_key(error)) in typos):
+            yield _schema_problem(doc, path, error)
+
+
+def _typo_targets(errors: list[Any]) -> set[tuple[NodePath, str]]:
+    """(mapping, key) pairs where an unknown key is a typo of that key: `colum` for `column`.
+
+    Its "missing required key" would be an echo of the same mistake, so it is not reported.
+    """
+    out = set()
+    for error in errors:
+        if error.validator == "additionalProperties":
+            allowed = list(error.schema.get("properties", {}))
+            for key in error.instance:
+                out.update((tuple(error.absolute_path), m) for m in difflib.get_close_matches(key, allowed, 1, 0.6))
+    return out
+
+
+def _missing_key(error: Any) -> str:
+    return error.message.split("'")[1]
 
 
 def _checked_semantically(path: NodePath) -> bool:
@@ -125,12 +143,14 @@ def _source_problems(doc: Document, schema: dict[str, Any], validator: Any) -> I
     ref = {"google_sheets": "googleSheetsSource", "file": "fileSource"}.get(kind)
     if ref is None:
         return  # the `type` enum error names the valid kinds
-    sub = validator.evolve(schema=schema["$defs"][ref])
-    for error in sub.iter_errors(doc.data["source"]):
-        yield _schema_problem(doc, ("source",) + tuple(error.absolute_path), error, sub.schema)
+    errors = list(validator.evolve(schema=schema["$defs"][ref]).iter_errors(doc.data["source"]))
+    typos = _typo_targets(errors)
+    for error in errors:
+        if not (error.validator == "required" and (tuple(error.absolute_path), _missing_key(error)) in typos):
+            yield _schema_problem(doc, ("source",) + tuple(error.absolute_path), error)
 
 
-def _schema_problem(doc: Document, path: NodePath, error: Any, root: dict[str, Any] | None = None) -> Problem:
+def _schema_problem(doc: Document, path: NodePath, error: Any) -> Problem:
     where, value, kind = dotted(path), error.instance, error.validator
     if kind == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
@@ -140,7 +160,7 @@ def _schema_problem(doc: Document, path: NodePath, error: Any, root: dict[str, A
                            f"unknown key {key!r} in {where}{closest(key, allowed)} (valid keys: {', '.join(allowed)})",
                            at_key=True)
     if kind == "required":
-        missing = error.message.split("'")[1]
+        missing = _missing_key(error)
         return doc.problem(path, "R011", f"{where}: missing required key {missing!r}", at_key=True)
     if kind == "type":
         return doc.problem(path, "R012", f"{where}: expected {_type_name(error.validator_value)}, got {value!r}")

@@ -1,0 +1,53 @@
+"""Helpers for the rule-file tests: the invalid-case files and a small valid rule file."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+CASES = Path(__file__).resolve().parent.parent / "rules_invalid"
+_EXPECT = re.compile(r"^# expect: (?P<code>R\d{3}) (?P<line>\d+):(?P<column>\d+) (?P<fragment>.+)$")
+
+MINIMAL = """\
+version: 1
+name: t
+source: {type: google_sheets, spreadsheet: abc}
+target: {table: public.buyers}
+key: {field: buyer_number, column: 買主番号}
+fields:
+  name:
+    column: 氏名
+"""
+
+
+@dataclass(frozen=True)
+class Expected:
+    """One problem a case file must produce: ``# expect: CODE line:col message fragment``."""
+
+    code: str
+    line: int
+    column: int
+    fragment: str
+
+
+def case_files() -> list[Path]:
+    return sorted(CASES.glob("*.yaml"))
+
+
+def expectations(path: Path) -> list[Expected]:
+    """The ``# expect:`` lines at the top of a case file (at least one)."""
+    found = []
+    for text in path.read_text(encoding="utf-8").splitlines():
+        match = _EXPECT.match(text)
+        if not match:
+            break
+        found.append(Expected(match["code"], int(match["line"]), int(match["column"]), match["fragment"]))
+    if not found:
+        raise AssertionError(f"{path}: no '# expect: CODE line:col fragment' line at the top")
+    return found
+
+
+def write_rules(folder: Path, text: str = MINIMAL, name: str = "rules.yaml") -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
