@@ -80,3 +80,17 @@ def test_shipped_rule_file_is_valid_with_no_environment(path):
 def test_shipped_rule_file_is_valid_with_its_environment(path):
     env = {"BUYERS_SPREADSHEET_ID": "1AbC", "DATABASE_URL": "postgresql://localhost/x"}
     assert validate_paths([path], env=env, strict_env=True) == []
+
+
+def test_docs_describe_every_problem_code_transform_and_comparison():
+    import re
+    from pathlib import Path
+
+    import engine.rules
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "rules.md").read_text(encoding="utf-8")
+    source = "".join(p.read_text(encoding="utf-8") for p in Path(engine.rules.__file__).parent.glob("*.py"))
+    codes = set(re.findall(r'"(R\d{3})"', source))
+    assert len(codes) >= 25
+    assert [c for c in sorted(codes) if f"| {c} |" not in docs] == []
+    assert [n for n in TRANSFORM_NAMES + COMPARE_NAMES if f"`{n}`" not in docs] == []
