@@ -8,23 +8,22 @@ before any run can silently stop syncing that field.
 """
 from __future__ import annotations
 
+import difflib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import duckdb
-from psycopg import sql
 
 from .columns import ColumnMap, ColumnRef, HeaderProblem, TableInfo
-from .errors import EXIT_OK, EXIT_USAGE, MappingError
-from .rules.model import RuleSet
+from .errors import EXIT_OK, EXIT_USAGE, DataError, MappingError
+from .rules.model import Mark, RuleSet
 from .sources import SheetData, open_source
 from .sources.headers import resolve
 
 KEY_SAMPLE = 5  # duplicated keys shown per side
 
-# Runs unchanged in DuckDB (the sheet) and PostgreSQL (the table); {key} and {table} are
-# identifiers. An empty key is NULL here: the sheet's '' is turned into NULL by the caller.
+# Key statistics of the sheet in DuckDB; {key} is an expression in which an empty cell is NULL.
 KEY_STATS = """
 WITH k AS (SELECT CAST({key} AS TEXT) AS key FROM {table}),
      d AS (SELECT key, count(*) AS n FROM k WHERE key IS NOT NULL GROUP BY key HAVING count(*) > 1)
@@ -151,46 +150,49 @@ def check_sheet(rules: RuleSet) -> tuple[SheetData, ColumnMap, KeyCheck | None]:
 
 
 def check_table(conn: Any, rules: RuleSet) -> TableSide:
-    """The table's catalog for every rule column, and its key counted (one read, no writes)."""
+    """The table's catalog for every rule column, and its key checked (reads only)."""
     from . import target
 
-    types: dict[str, str] = {}
-    problems: dict[str, str] = {}
     try:
-        info: TableInfo = target.read_table_info(conn, rules, None)
+        info = target.read_table_info(conn, rules)
+        missing: dict[str, str] = {}
     except MappingError as err:
-        info = None
-        for name in rules.field_names:  # find which columns are the trouble, one by one
-            try:
-                target.read_table_info(conn, rules, [name])
-            except MappingError as field_err:
-                problems[name] = field_err.message
-        if not problems or _key_missing(err, rules):
-            return TableSide(problems=problems, table_problem=err.message)
-        info = target.read_table_info(conn, rules, [f for f in rules.field_names if f not in problems])
+        if not err.details.get("missing"):  # the table or its key column: nothing else to learn
+            return TableSide(table_problem=f"{err.message} ({err.hint})" if err.hint else err.message)
+        missing = _missing_columns(rules, err.details["missing"], err.details.get("columns", []))
+        info = target.read_table_info(conn, rules, [f for f in rules.field_names if f not in missing])
     types = {name: col.pg_type for name, col in info.columns.items()}
     types[info.key.name] = info.key.pg_type
-    for name in rules.field_names:
-        if name not in types and name not in problems:
-            problems[name] = f"column {name!r} not found in table {info.qualified}"
-    key_sql = sql.SQL(KEY_STATS).format(key=sql.Identifier(info.key.name),
-                                        table=sql.Identifier(info.schema, info.table), sample=KEY_SAMPLE)
-    row = conn.execute(key_sql).fetchone()
-    return TableSide(types, problems, None, _key_check("table", info.key.name, row))
+    return TableSide(types, missing, None, _table_keys(conn, info))
 
 
-def _key_missing(err: MappingError, rules: RuleSet) -> bool:
-    return rules.key.field in err.message
+def _missing_columns(rules: RuleSet, missing: Sequence[str], columns: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for name in missing:
+        close = difflib.get_close_matches(name, list(columns), n=3, cutoff=0.5)
+        shown = f"; closest columns: {', '.join(close)}" if close else ""
+        out[name] = f"field {name!r}: column not found in table {rules.target.qualified}{shown}"
+    return out
+
+
+def _table_keys(conn: Any, info: TableInfo) -> KeyCheck:
+    """Key uniqueness through ``engine.target.check_table_keys``, its refusal turned into counts."""
+    from . import target
+
+    try:
+        target.check_table_keys(conn, info)
+    except DataError as err:
+        d = err.details
+        return KeyCheck("table", info.key.name, info.row_count, int(d.get("null_keys", 0)),
+                        int(d.get("duplicate_keys", 0)), int(d.get("duplicate_rows", 0)),
+                        tuple(map(str, d.get("sample", ())))[:KEY_SAMPLE])
+    return KeyCheck("table", info.key.name, info.row_count, 0, 0, 0)
 
 
 def _key_stats(con: duckdb.DuckDBPyConnection, side: str, label: str, key_expr: str, table: str) -> KeyCheck:
     row = con.execute(KEY_STATS.format(key=key_expr, table=table, sample=KEY_SAMPLE)).fetchone()
-    return _key_check(side, label, row)
-
-
-def _key_check(side: str, column: str, row: Sequence[Any]) -> KeyCheck:
     rows, empty, dup_keys, dup_rows, sample = row
-    return KeyCheck(side, column, int(rows), int(empty), int(dup_keys), int(dup_rows), tuple(sample or ()))
+    return KeyCheck(side, label, int(rows), int(empty), int(dup_keys), int(dup_rows), tuple(sample or ()))
 
 
 def build_report(rules: RuleSet, sheet: SheetData, columns: ColumnMap, sheet_keys: KeyCheck | None,
@@ -200,7 +202,8 @@ def build_report(rules: RuleSet, sheet: SheetData, columns: ColumnMap, sheet_key
     fields = [_field_check(rules.key.field, rules.key.column, True, columns.key, by_field, table)]
     fields += [_field_check(f.name, f.column, False, columns.fields.get(f.name), by_field, table)
                for f in rules.fields]
-    problems = [p for f in fields for p in (f.sheet_problem, f.table_problem) if p]
+    marks = {rules.key.field: rules.key.mark, **{f.name: f.mark for f in rules.fields}}
+    problems = [_at(marks[f.field], p) for f in fields for p in (f.sheet_problem, f.table_problem) if p]
     warnings = []
     if table is not None and table.table_problem:
         problems.append(table.table_problem)
@@ -227,6 +230,11 @@ def _field_check(name: str, column: str, is_key: bool, ref: ColumnRef | None,
         sheet_problem=problem.message() if problem else None,
         candidates=problem.candidates if problem else (),
         table_type=table_type, table_problem=table_problem)
+
+
+def _at(mark: Mark | None, message: str) -> str:
+    """Prefix a problem with the rule file line that asked for the column."""
+    return f"{mark}: {message}" if mark else message
 
 
 def _key_message(keys: KeyCheck, consequence: str) -> str:

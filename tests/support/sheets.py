@@ -61,3 +61,18 @@ def ruleset(path: Path, key: tuple[str, str] = ("id", "ID"), fields: dict[str, s
         key=KeyRule(field=key[0], column=key[1]),
         fields=tuple(FieldRule(name=n, column=c) for n, c in fields.items()),
     )
+
+
+def write_rules(path: Path, sheet: Path, *, key: tuple[str, str] = ("id", "ID"),
+                fields: dict[str, str] | None = None, table: str = "buyers", header_row: int = 1) -> Path:
+    """A minimal YAML rule file over a file source (no DSN: tests pass --dsn)."""
+    import json
+
+    fields = fields if fields is not None else {"name": "Name"}
+    lines = ["version: 1", "name: check_test", "source:", "  type: file", f"  path: {json.dumps(str(sheet))}",
+             f"  header_row: {header_row}", "target:", f"  table: {table}", "key:", f"  field: {key[0]}",
+             f"  column: {json.dumps(key[1], ensure_ascii=False)}", "fields:"]
+    for name, column in fields.items():
+        lines += [f"  {name}:", f"    column: {json.dumps(column, ensure_ascii=False)}"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
