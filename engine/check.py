@@ -22,6 +22,8 @@ from .sources import SheetData, open_source
 from .sources.headers import resolve
 
 KEY_SAMPLE = 5  # duplicated keys shown per side
+REFUSED_TABLE_KEYS = "a run refuses the table until the key is unique and not NULL"
+SKIPPED_SHEET_KEYS = "those rows are reported as duplicate_key and never applied"
 
 # Key statistics of the sheet in DuckDB; {key} is an expression in which an empty cell is NULL.
 KEY_STATS = """
@@ -208,9 +210,9 @@ def build_report(rules: RuleSet, sheet: SheetData, columns: ColumnMap, sheet_key
     if table is not None and table.table_problem:
         problems.append(table.table_problem)
     if table is not None and table.keys is not None and not table.keys.unique:
-        problems.append(_key_message(table.keys, "a run refuses the table until the key is unique and not NULL"))
+        problems.append(_key_message(table.keys, REFUSED_TABLE_KEYS))
     if sheet_keys is not None and not sheet_keys.unique:
-        warnings.append(_key_message(sheet_keys, "those rows are reported as duplicate_key and never applied"))
+        warnings.append(_key_message(sheet_keys, SKIPPED_SHEET_KEYS))
     return CheckReport(
         rule_name=rules.name, sheet=sheet.origin, header_row=sheet.header_row, table=rules.target.qualified,
         fields=tuple(fields), unmapped=columns.unmapped, sheet_keys=sheet_keys,

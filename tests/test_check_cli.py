@@ -58,7 +58,8 @@ def test_column_missing_from_the_table_exits_2(tmp_path, buyers):
 
 def test_duplicate_table_keys_fail_the_check(tmp_path, pg_dsn):
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute("CREATE TABLE buyers (buyer_number text, viewing_result_follow_up text, follow_up_assignee text)")
+        conn.execute("CREATE TABLE buyers (buyer_number text, viewing_result_follow_up text, "
+                     "follow_up_assignee text)")
         conn.execute("INSERT INTO buyers VALUES ('1', 'a', 'b'), ('1', 'c', 'd'), (NULL, 'e', 'f')")
     result = run_check(tmp_path, pg_dsn, "買主番号,内見結果フォロー,後続担当\n1,a,b\n", "--format", "json")
     document = json.loads(result.stdout)

@@ -124,7 +124,8 @@ def test_round_trip_of_quoted_cells(tmp_path_factory, rows):
 
     path = tmp_path_factory.mktemp("rt") / "s.csv"
     buffer = io.StringIO()
-    csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n").writerows([["H1", "H2", "H3", "H4"], *rows])
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer.writerows([["H1", "H2", "H3", "H4"], *rows])
     write_text(path, buffer.getvalue())
     _, got = load(path)
     expected = [(n, *(row + [""] * (4 - len(row)))) for n, row in enumerate(rows, start=2) if any(row)]
