@@ -57,7 +57,8 @@ def _field_row(f: FieldCheck) -> list[str]:
     name = f"{f.field} (key)" if f.is_key else f.field
     sheet = f"{f.sheet.letter} {f.sheet.header!r}" if f.sheet else f"{f.column!r} NOT FOUND"
     table = f.table_type or ("NOT FOUND" if f.table_problem else "-")
-    return [name, sheet, table, "ok" if f.ok else "PROBLEM"]
+    status = "PROBLEM" if not f.ok else ("ok" if f.table_type else "sheet ok")  # table not read
+    return [name, sheet, table, status]
 
 
 def _key_line(keys: KeyCheck) -> str:
