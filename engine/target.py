@@ -1,0 +1,345 @@
+"""PostgreSQL, the target: find the DSN, connect, read the catalog, check keys, snapshot by COPY.
+
+Every psycopg error the engine meets is sorted here, once, by ``classify`` into a transient or
+a terminal ``DatabaseError`` (see ``engine.errors``); callers check the class, never a message.
+The snapshot is one ``COPY ... TO STDOUT`` streamed to a CSV file that DuckDB reads with
+every column as VARCHAR, so the diff sees exactly the text PostgreSQL prints, NULL kept apart
+from ''.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+import duckdb
+import psycopg
+from psycopg import sql
+
+from .columns import ColumnType, TableInfo
+from .errors import (ConfigurationError, DataError, DatabaseError, Location, MappingError, ReconcileError,
+                     TransientDatabaseError)
+from .redact import redact
+from .resources import sql as sql_text
+from .rules.model import Mark, RuleSet
+
+# Session settings that make PostgreSQL's text output stable for the diff: ISO dates, UTC
+# timestamps and floats printed with every digit (so the text round-trips).
+SESSION_SETTINGS = {"DateStyle": "ISO, MDY", "TimeZone": "UTC", "extra_float_digits": "3"}
+APPLICATION_NAME = "reconcile"
+
+# SQLSTATEs (or their two-character classes) a retry may get past.
+_TRANSIENT_STATES = ("08", "40001", "40P01", "57P01", "57P02", "57P03", "53", "55P03")
+
+
+# -- DSN and connection ------------------------------------------------------------------------
+
+def resolve_dsn(cli_dsn: str | None, rules: RuleSet | None, env: Mapping[str, str] | None = None) -> str:
+    """The DSN to use: ``--dsn``, else the rule file's ``target.dsn``, else ``$DATABASE_URL``.
+
+    >>> resolve_dsn(None, None, {"DATABASE_URL": "postgresql:///x"})
+    'postgresql:///x'
+    """
+    env = os.environ if env is None else env
+    rule_dsn = rules.target.dsn if rules is not None else None
+    for value in (cli_dsn, rule_dsn, env.get("DATABASE_URL")):
+        if value:
+            return value
+    tried = ["--dsn (not given)", f"{_rule_place(rules)} (not set)", "$DATABASE_URL (not set)"]
+    raise ConfigurationError(
+        f"no database: tried {', '.join(tried)}",
+        location=_location(rules.target.mark) if rules is not None else None,
+        hint="pass --dsn postgresql://user@host/db, set target.dsn in the rule file, set DATABASE_URL, "
+             "or use 'embedded' for the bundled server")
+
+
+def _rule_place(rules: RuleSet | None) -> str:
+    if rules is None:
+        return "the rule file's target.dsn"
+    mark = rules.target.mark
+    if mark is not None:
+        return f"{mark.path}:{mark.line} target.dsn"
+    return f"{rules.path or rules.name} target.dsn"
+
+
+def connect(dsn: str, *, autocommit: bool = False) -> psycopg.Connection:
+    """A psycopg connection with the session settings the snapshot relies on.
+
+    ``dsn == "embedded"`` starts (once per process) the bundled server, see ``engine.embedded``.
+    Connection failures raise a classified ``DatabaseError`` whose message has no password.
+    """
+    if dsn == "embedded":
+        from .embedded import embedded_dsn
+        dsn = embedded_dsn()
+    with db_errors(f"cannot connect to {redact(dsn)}"):
+        conn = psycopg.connect(dsn, autocommit=autocommit, application_name=APPLICATION_NAME)
+        try:
+            conn.execute("SELECT set_config(name, value, false) FROM unnest(%s::text[], %s::text[]) AS s(name, value)",
+                         [list(SESSION_SETTINGS), list(SESSION_SETTINGS.values())])
+            if not autocommit:
+                conn.commit()
+        except BaseException:
+            conn.close()
+            raise
+    return conn
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+def classify(exc: BaseException, *, action: str | None = None, field: str | None = None) -> ReconcileError:
+    """Sort a driver error into ``TransientDatabaseError`` or ``DatabaseError`` by SQLSTATE.
+
+    ``details`` keeps sqlstate, schema, table, column, constraint (and ``field`` when given);
+    the message is redacted. A ``ReconcileError`` passes through unchanged.
+    """
+    if isinstance(exc, ReconcileError):
+        return exc
+    state = getattr(exc, "sqlstate", None)
+    diag = getattr(exc, "diag", None)
+    details: dict[str, Any] = {"sqlstate": state}
+    for name, attr in (("schema", "schema_name"), ("table", "table_name"), ("column", "column_name"),
+                       ("constraint", "constraint_name")):
+        value = getattr(diag, attr, None) if diag is not None else None
+        if value:
+            details[name] = value
+    if field is not None:
+        details["field"] = field
+    text = redact(_first_lines(str(exc)) or type(exc).__name__)
+    prefix = f"{action}: " if action else ""
+    where = f"field {field!r}: " if field is not None else ""
+    cls = TransientDatabaseError if _is_transient(exc, state) else DatabaseError
+    return cls(f"{prefix}{where}{text}" + (f" (SQLSTATE {state})" if state else ""),
+               details=details, hint=_hint(state, cls))
+
+
+def _is_transient(exc: BaseException, state: str | None) -> bool:
+    if state is None:
+        # No SQLSTATE: the server never answered (refused, unreachable, dropped) -- a connection
+        # problem, class 08 in spirit -- unless the driver itself rejected its input.
+        return isinstance(exc, psycopg.OperationalError) and not _looks_like_auth(str(exc))
+    return any(state.startswith(prefix) for prefix in _TRANSIENT_STATES)
+
+
+def _looks_like_auth(message: str) -> bool:
+    lowered = message.lower()
+    return any(s in lowered for s in ("password authentication failed", "no password supplied",
+                                      "does not exist", "no pg_hba.conf entry", "invalid dsn",
+                                      "invalid connection option", "missing \"=\""))
+
+
+def _first_lines(message: str, limit: int = 4) -> str:
+    lines = [line for line in message.strip().splitlines() if line.strip()]
+    return "; ".join(lines[:limit])
+
+
+def _hint(state: str | None, cls: type[DatabaseError]) -> str | None:
+    if cls is TransientDatabaseError:
+        return "this may pass on retry; nothing was committed by the failed statement"
+    if state and state.startswith("28"):
+        return "check the user and password in the DSN (--dsn, target.dsn or $DATABASE_URL)"
+    if state == "42501":
+        return "grant this role the privileges it needs on the table and the reconcile schema"
+    if state and state.startswith(("22", "23")):
+        return "a value in the sheet does not fit the table's column or constraint; fix the cell or the rule"
+    return None
+
+
+@contextmanager
+def db_errors(action: str | None = None, *, field: str | None = None) -> Iterator[None]:
+    """Re-raise psycopg errors (and DuckDB I/O of ours) through ``classify``."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise classify(exc, action=action, field=field) from exc
+
+
+# -- catalog -----------------------------------------------------------------------------------
+
+def read_table_info(conn: psycopg.Connection, rules: RuleSet, fields: Sequence[str] | None = None) -> TableInfo:
+    """The key and mapped columns of the target table, from ``pg_catalog``, with an exact row count.
+
+    Raises ``MappingError`` (nothing written yet) for a missing table, a missing key column, or
+    mapped columns missing from the table (all of them, each with the closest column names).
+    """
+    target = rules.target
+    wanted = list(fields) if fields is not None else list(rules.field_names)
+    with db_errors(f"reading the catalog of {target.qualified}"):
+        rows = conn.execute(sql_text("target/table_columns.sql"),
+                            {"schema": target.schema, "table": target.table}).fetchall()
+        if not rows:
+            raise _missing_table(conn, rules)
+        columns = {r[1]: ColumnType(r[1], r[2], r[3], r[4]) for r in rows}
+        _check_columns(rules, columns, wanted)
+        count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(_table_ident(target.schema, target.table))
+                             ).fetchone()[0]
+    return TableInfo(schema=target.schema, table=target.table, key=columns[rules.key.field],
+                     columns={f: columns[f] for f in wanted}, row_count=int(count))
+
+
+def _missing_table(conn: psycopg.Connection, rules: RuleSet) -> MappingError:
+    target = rules.target
+    found = conn.execute(sql_text("target/similar_tables.sql"),
+                         {"schema": target.schema, "table": target.table}).fetchall()
+    elsewhere = [f"{s}.{t}" for s, t in found if s != target.schema]
+    in_schema = [t for s, t in found if s == target.schema]
+    close = difflib.get_close_matches(target.table, in_schema, n=3, cutoff=0.5)
+    hints = []
+    if elsewhere:
+        hints.append(f"a table of that name exists in: {', '.join(elsewhere)} (write schema.table)")
+    if close:
+        hints.append(f"similar tables in {target.schema}: {', '.join(close)}")
+    return MappingError(
+        f"table {target.qualified} not found (searched schema {target.schema!r} for tables, views and "
+        f"foreign tables)", location=_location(target.mark),
+        hint="; ".join(hints) or "create the table or fix target.table in the rule file",
+        details={"schema": target.schema, "table": target.table, "elsewhere": elsewhere, "similar": close})
+
+
+def _check_columns(rules: RuleSet, columns: Mapping[str, ColumnType], wanted: Sequence[str]) -> None:
+    names = list(columns)
+    if rules.key.field not in columns:
+        raise MappingError(
+            f"key column {rules.key.field!r} not found in table {rules.target.qualified}",
+            location=_location(rules.key.mark), hint=_closest(rules.key.field, names),
+            details={"field": rules.key.field, "columns": names})
+    missing = [f for f in wanted if f not in columns]
+    if not missing:
+        return
+    parts = []
+    for name in missing:
+        close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+        mark = _field_mark(rules, name)
+        where = f" ({mark.path}:{mark.line})" if mark is not None else ""
+        parts.append(f"{name!r}{where}" + (f" (closest: {', '.join(close)})" if close else ""))
+    raise MappingError(
+        f"{len(missing)} mapped column(s) missing from table {rules.target.qualified}: {'; '.join(parts)}",
+        location=_location(_field_mark(rules, missing[0])),
+        hint=f"columns of {rules.target.qualified}: {', '.join(names)}",
+        details={"missing": missing, "columns": names})
+
+
+def _field_mark(rules: RuleSet, name: str) -> Mark | None:
+    try:
+        return rules.field(name).mark
+    except KeyError:
+        return None
+
+
+def _closest(name: str, names: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+    return f"closest columns: {', '.join(close)}" if close else f"columns: {', '.join(names)}"
+
+
+def _location(mark: Mark | None) -> Location | None:
+    return Location(mark.path, mark.line, mark.column) if mark is not None else None
+
+
+def _table_ident(schema: str, table: str) -> sql.Identifier:
+    return sql.Identifier(schema, table)
+
+
+def table_ident(info: TableInfo) -> sql.Identifier:
+    """The qualified, quoted identifier of the target table."""
+    return _table_ident(info.schema, info.table)
+
+
+def key_is_unique(conn: psycopg.Connection, info: TableInfo) -> bool:
+    """True when a unique, non-partial index covers exactly the key column."""
+    with db_errors(f"reading the indexes of {info.qualified}"):
+        return bool(conn.execute(sql_text("target/key_is_unique.sql"),
+                                 {"schema": info.schema, "table": info.table, "key": info.key.name}
+                                 ).fetchone()[0])
+
+
+def check_table_keys(conn: psycopg.Connection, table_info: TableInfo) -> None:
+    """Refuse a table whose key column holds NULLs or duplicates (``DataError``, counts and samples).
+
+    A unique index on the key (a primary key) makes duplicates impossible; NULLs are still
+    counted unless the column is NOT NULL.
+    """
+    if key_is_unique(conn, table_info) and not table_info.key.nullable:
+        return
+    query = sql.SQL(sql_text("target/key_problems.sql")).format(
+        table=table_ident(table_info), key=sql.Identifier(table_info.key.name))
+    with db_errors(f"checking the keys of {table_info.qualified}"):
+        nulls, dup_keys, dup_rows, sample = conn.execute(query).fetchone()
+    problems = []
+    if nulls:
+        problems.append(f"{nulls} row(s) with a NULL key")
+    if dup_keys:
+        problems.append(f"{dup_keys} key(s) on more than one row ({dup_rows} rows), e.g. "
+                        + ", ".join(repr(k) for k in sample))
+    if problems:
+        raise DataError(
+            f"table {table_info.qualified}: key column {table_info.key.name!r} is not a unique key: "
+            + "; ".join(problems),
+            hint="fix those rows, or choose a unique key column (a primary key makes this impossible)",
+            details={"null_keys": nulls, "duplicate_keys": dup_keys, "duplicate_rows": dup_rows,
+                     "sample": list(sample)})
+
+
+# -- snapshot ----------------------------------------------------------------------------------
+
+# PostgreSQL writes NULL as an empty unquoted field and '' as "" (FORCE_QUOTE *); DuckDB reads
+# them back apart when quoted values are never turned into NULL.
+_PG_COPY_OUT = "COPY ({query}) TO STDOUT (FORMAT csv, FORCE_QUOTE *, ENCODING 'UTF8')"
+_DUCK_READ = ("CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_csv(?, columns = {columns}, header = false, "
+              "delim = ',', quote = '\"', escape = '\"', nullstr = '', allow_quoted_nulls = false, "
+              "auto_detect = false, new_line = '\\n', parallel = true)")
+
+
+def snapshot_to_duckdb(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, table_info: TableInfo,
+                       fields: Sequence[str], *, table: str = "target", keys: Sequence[str] | None = None) -> int:
+    """Copy the key and ``fields`` of the table into DuckDB ``table(k, <field>...)``, all VARCHAR.
+
+    One ``COPY (SELECT key::text, f::text ...) TO STDOUT``: values are PostgreSQL's text output,
+    NULL stays NULL and '' stays ''. ``keys`` restricts the copy to those key values.
+    Returns the number of rows copied.
+    """
+    unknown = [f for f in fields if f not in table_info.columns]
+    if unknown:
+        raise MappingError(f"fields not in the table info of {table_info.qualified}: {', '.join(unknown)}")
+    select = snapshot_query(table_info, fields, restricted=keys is not None)
+    copy = sql.SQL(_PG_COPY_OUT).format(query=select)
+    with tempfile.TemporaryDirectory(prefix="reconcile-snap-") as folder:
+        path = Path(folder) / "target.csv"
+        with db_errors(f"snapshot of {table_info.qualified}"), open(path, "wb") as out:
+            with conn.cursor().copy(copy, [list(keys)] if keys is not None else None) as cp:
+                for chunk in cp:
+                    out.write(chunk)
+        columns = {"k": "VARCHAR", **{f: "VARCHAR" for f in fields}}
+        duck.execute(_DUCK_READ.format(table=duck_ident(table), columns=_duck_struct(columns)), [str(path)])
+    return int(duck.execute(f"SELECT count(*) FROM {duck_ident(table)}").fetchone()[0])
+
+
+def snapshot_query(table_info: TableInfo, fields: Sequence[str], *, restricted: bool = False) -> sql.Composed:
+    """``SELECT key::text, f1::text, ... FROM table [WHERE key::text = ANY(%s)]``."""
+    cols = [sql.SQL("{}::text").format(sql.Identifier(table_info.key.name))]
+    cols += [sql.SQL("{}::text").format(sql.Identifier(f)) for f in fields]
+    query = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(cols), table_ident(table_info))
+    if restricted:
+        query = sql.SQL("{} WHERE {}::text = ANY(%s::text[])").format(query, sql.Identifier(table_info.key.name))
+    return query
+
+
+def duck_ident(name: str) -> str:
+    """A DuckDB quoted identifier.
+
+    >>> duck_ident('a"b')
+    '"a""b"'
+    """
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _duck_struct(columns: Mapping[str, str]) -> str:
+    """A DuckDB struct literal {'name': 'TYPE', ...} with names quoted as SQL strings."""
+    items = ", ".join("'" + name.replace("'", "''") + f"': '{kind}'" for name, kind in columns.items())
+    return "{" + items + "}"
+
+
+__all__ = ["APPLICATION_NAME", "SESSION_SETTINGS", "check_table_keys", "classify", "connect", "db_errors", "duck_ident",
+           "key_is_unique", "read_table_info", "resolve_dsn", "snapshot_query", "snapshot_to_duckdb",
+           "table_ident"]

@@ -1,0 +1,123 @@
+"""The snapshot: one COPY into DuckDB, every value exactly PostgreSQL's text, NULL apart from ''."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from decimal import Decimal
+
+import duckdb
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from engine import target
+from support import tables
+
+TRICKY_TEXT = ['say "hi", ok', "line\nbreak", "cr\r\nlf", "", " ", "\\N", "NULL", "日本語 ｶﾀｶﾅ 🙂", "a,b,,c",
+               '""', "'quoted'", "tab\there", None]
+
+
+def _rows() -> list[tuple]:
+    rows = []
+    for i, text in enumerate(TRICKY_TEXT):
+        rows.append((i, text, "ab" if i % 2 else "", Decimal("1234.50") if i % 3 else None,
+                     [0.1, 1e-300, -2.5, float("inf"), 3.141592653589793][i % 5], [True, False, None][i % 3],
+                     dt.date(2024, 2, 29), dt.datetime(2024, 1, 2, 3, 4, 5, 678900, tzinfo=dt.timezone(dt.timedelta(hours=9))),
+                     uuid.UUID(int=i), json.dumps({"k": text, "n": [1, 2.5]}) if text is not None else None))
+    return rows
+
+
+def _expected(dsn: str, fields, where: str = "") -> set[tuple]:
+    cols = ", ".join(f"{f}::text" for f in ("id", *fields))
+    return set(tables.fetch(dsn, f"SELECT {cols} FROM items {where}"))
+
+
+def test_every_type_round_trips_as_postgres_text(pg_dsn):
+    tables.create(pg_dsn, rows=_rows())
+    duck = duckdb.connect()
+    with target.connect(pg_dsn) as conn:
+        info = target.read_table_info(conn, tables.rules())
+        n = target.snapshot_to_duckdb(conn, duck, info, tables.TYPED_FIELDS)
+    assert n == len(TRICKY_TEXT)
+    got = set(duck.execute("SELECT * FROM target").fetchall())
+    assert got == _expected(pg_dsn, tables.TYPED_FIELDS)
+    types = duck.execute("SELECT column_name, data_type FROM information_schema.columns "
+                         "WHERE table_name = 'target' ORDER BY ordinal_position").fetchall()
+    assert types == [("k", "VARCHAR")] + [(f, "VARCHAR") for f in tables.TYPED_FIELDS]
+
+
+def test_null_and_empty_string_stay_apart(pg_dsn):
+    tables.create(pg_dsn, rows=[(1, "", None, None, None, None, None, None, None, None),
+                                (2, None, "", None, None, None, None, None, None, None)])
+    duck = duckdb.connect()
+    with target.connect(pg_dsn) as conn:
+        info = target.read_table_info(conn, tables.rules())
+        target.snapshot_to_duckdb(conn, duck, info, ["note", "code", "amount"])
+    assert duck.execute("SELECT k, note, code, amount FROM target ORDER BY k").fetchall() == [
+        ("1", "", None, None), ("2", None, "", None)]
+
+
+def test_timestamps_print_in_utc_and_floats_exactly(pg_dsn):
+    tables.create(pg_dsn, rows=_rows()[:1])
+    duck = duckdb.connect()
+    with target.connect(pg_dsn) as conn:
+        info = target.read_table_info(conn, tables.rules())
+        target.snapshot_to_duckdb(conn, duck, info, ["seen", "ratio", "due"])
+    assert duck.execute("SELECT seen, ratio, due FROM target").fetchone() == (
+        "2024-01-01 18:04:05.6789+00", "0.1", "2024-02-29")
+
+
+def test_keys_restrict_the_snapshot(pg_dsn):
+    tables.create(pg_dsn, rows=_rows())
+    duck = duckdb.connect()
+    with target.connect(pg_dsn) as conn:
+        info = target.read_table_info(conn, tables.rules())
+        n = target.snapshot_to_duckdb(conn, duck, info, ["note"], table="subset", keys=["3", "5", "999"])
+    assert n == 2
+    assert set(duck.execute("SELECT * FROM subset").fetchall()) == _expected(pg_dsn, ["note"], "WHERE id IN (3, 5)")
+
+
+def _scans(dsn: str) -> tuple[int, int]:
+    return tables.fetch(dsn, "SELECT seq_scan, coalesce(idx_scan, 0) FROM pg_stat_user_tables "
+                             "WHERE relname = 'items'")[0]
+
+
+def test_snapshot_is_one_copy_not_per_row_queries(pg_dsn):
+    tables.create(pg_dsn, rows=_rows())
+    duck = duckdb.connect()
+    with target.connect(pg_dsn) as conn:
+        info = target.read_table_info(conn, tables.rules())
+        conn.execute("SELECT pg_stat_force_next_flush()")
+        conn.commit()
+        before = _scans(pg_dsn)
+        target.snapshot_to_duckdb(conn, duck, info, tables.TYPED_FIELDS)
+        conn.execute("SELECT pg_stat_force_next_flush()")
+        conn.commit()
+    after = _scans(pg_dsn)
+    assert (after[0] - before[0], after[1] - before[1]) == (1, 0)  # one sequential read, no index lookups
+
+
+@given(values=st.lists(st.one_of(st.none(), st.text(st.characters(blacklist_categories=("Cs",),
+                                                                    blacklist_characters="\x00"))),
+                       min_size=1, max_size=6))
+def test_property_any_text_round_trips(pg_dsn_items, values):
+    """Property: for any texts (NUL aside, PostgreSQL cannot store it), the snapshot equals SELECT col::text,
+    with NULL and '' distinct."""
+    conn, duck, info = pg_dsn_items
+    conn.execute("TRUNCATE items")
+    with conn.cursor().copy("COPY items (id, note) FROM STDIN") as cp:
+        for i, v in enumerate(values):
+            cp.write_row((i, v))
+    target.snapshot_to_duckdb(conn, duck, info, ["note"])
+    got = dict(duck.execute("SELECT k, note FROM target").fetchall())
+    assert got == {str(i): v for i, v in enumerate(values)}
+
+
+@pytest.fixture
+def pg_dsn_items(pg_dsn):
+    tables.create(pg_dsn)
+    duck = duckdb.connect()
+    with target.connect(pg_dsn) as conn:
+        info = target.read_table_info(conn, tables.rules())
+        yield conn, duck, info
