@@ -65,6 +65,19 @@ def test_hash_first_cell_is_data_not_a_comment(tmp_path):
     assert rows == [(2, "#1", "a")]
 
 
+def test_unclosed_quote_is_refused_with_its_line_not_cut_off(tmp_path):
+    path = write_text(tmp_path / "s.csv", 'ID,Name\n1,a\n2,"abc\n3,b\n4,c\n')
+    with pytest.raises(SourceError) as caught:
+        load(path)
+    assert caught.value.location.line == 3 and str(path) in caught.value.message
+
+
+def test_stray_quote_inside_an_unquoted_cell_is_kept(tmp_path):
+    path = write_text(tmp_path / "s.csv", 'ID,Size\n1,5" screen\n2,7\n')
+    _, rows = load(path)
+    assert rows == [(2, "1", '5" screen'), (3, "2", "7")]
+
+
 def test_tsv(tmp_path):
     path = write_text(tmp_path / "s.tsv", 'ID\tName\tNote\n1\ta, b\t"x\ty"\n2\t\t\n')
     headers, rows = load(path)

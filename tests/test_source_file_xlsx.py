@@ -4,6 +4,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engine.errors import SourceError
 from engine.rules.model import FileSource
@@ -75,3 +77,18 @@ def test_not_a_workbook(tmp_path):
 ])
 def test_cell_text_cases(value, fmt, shown):
     assert cell_text(value, fmt) == shown
+
+
+# No lone CR: XML parsers turn it into LF by the XML spec (Excel itself stores line breaks as LF).
+text_cells = st.text(alphabet=st.sampled_from(list('ab ,"\n\t後\u3000x1')), max_size=5)
+
+
+@given(st.lists(st.lists(text_cells, min_size=1, max_size=3), min_size=1, max_size=4))
+def test_round_trip_of_text_cells(tmp_path_factory, rows):
+    """Property: text cells of any content (quotes, commas, line breaks, tabs, full-width space) come
+    back exactly, rows padded to the header's width, fully blank rows skipped, row numbers true."""
+    grid = [["H1", "H2", "H3"], *[[cell or None for cell in row] for row in rows]]
+    path = write_xlsx(tmp_path_factory.mktemp("x") / "s.xlsx", grid)
+    _, got = load(path)
+    expected = [(n, *(row + [""] * (3 - len(row)))) for n, row in enumerate(rows, start=2) if any(row)]
+    assert got == expected

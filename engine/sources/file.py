@@ -34,6 +34,8 @@ SAMPLE_ROWS = 20_000  # rows whose width is counted before the load (a wider row
 _NATIVE = {"utf-8", "utf-8-sig"}  # codecs DuckDB reads without help (the BOM is skipped)
 _DELIMITERS = {"csv": ",", "tsv": "\t"}
 _SUFFIXES = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".tab": "tsv", ".xlsx": "xlsx", ".xlsm": "xlsx"}
+# Files we write end lines with CRLF: csv then quotes every cell holding a lone \r or \n.
+LINE_END = "\r\n"
 _LINE = re.compile(r"CSV Error on Line: (\d+)")
 
 
@@ -96,16 +98,16 @@ class FileSheet:
         raise self._no_header(rows)
 
     def _prepared_csv(self, tmp: Path) -> Path:
-        """A UTF-8 file DuckDB can read with row numbers intact: the file itself when possible."""
+        """A UTF-8 file DuckDB reads with every row and row number intact: the file itself when possible."""
         codec = self._codec()
-        if _has_blank_lines(self.path):
-            return self._rewrite_blank_lines(codec, tmp / "sheet.csv")
-        if codec in _NATIVE:
-            return self.path
-        return self._transcode(codec, tmp / "sheet.csv")
+        utf8 = self.path if codec in _NATIVE else self._transcode(codec, tmp / "utf8.csv")
+        blank_lines, odd_quotes = _scan_bytes(utf8)
+        if blank_lines or odd_quotes:
+            return self._rewrite(utf8, tmp / "sheet.csv")
+        return utf8
 
     def _transcode(self, codec: str, out: Path) -> Path:
-        """Stream the file to UTF-8, naming the line of the first undecodable byte."""
+        """Stream the file to UTF-8 (same lines), naming the line of the first undecodable byte."""
         decoder = codecs.getincrementaldecoder(codec)()
         line = 1
         with open(self.path, "rb") as src, open(out, "w", encoding="utf-8", newline="") as dst:
@@ -120,17 +122,30 @@ class FileSheet:
             dst.write(decoder.decode(b"", final=True))
         return out
 
-    def _rewrite_blank_lines(self, codec: str, out: Path) -> Path:
-        """Rewrite with csv: each blank line becomes ``""`` so DuckDB keeps it as a row."""
+    def _rewrite(self, utf8: Path, out: Path) -> Path:
+        """Rewrite through Python's strict csv parser, for the two things DuckDB gets wrong.
+
+        A blank line, which DuckDB drops (shifting every row number after it), becomes ``""``.
+        A quote that is never closed, which DuckDB's serial reader silently cuts off with the
+        rest of the file, is refused with the line where the record starts.
+        """
         delimiter = self._dialect()["delim"]
-        with self._text("utf-8-sig" if codec in _NATIVE else codec) as src, \
+        with open(utf8, encoding="utf-8-sig", newline="") as src, \
                 open(out, "w", encoding="utf-8", newline="") as dst:
-            writer = csv.writer(dst, delimiter=delimiter, quotechar='"', lineterminator="\n")
-            reader = csv.reader(src, delimiter=delimiter, quotechar='"')
+            writer = csv.writer(dst, delimiter=delimiter, quotechar='"', lineterminator=LINE_END)
+            reader = csv.reader(src, delimiter=delimiter, quotechar='"', strict=True)
+            line = 1
             try:
-                writer.writerows(row or [""] for row in reader)
+                for row in reader:
+                    writer.writerow(row or [""])
+                    line = reader.line_num + 1
             except UnicodeDecodeError as err:
-                raise self._decode_error(codec, reader.line_num + 1, err) from err
+                raise self._decode_error("utf-8", line, err) from err
+            except csv.Error as err:
+                raise SourceError(f"cannot parse {self.path}: the record at line {line}: {err}",
+                                  location=Location(str(self.path), line),
+                                  hint='a cell that starts with " must end with " (write "" for a quote inside)'
+                                  ) from err
         return out
 
     @contextmanager
@@ -182,7 +197,7 @@ class FileSheet:
 
     def _xlsx_to_csv(self, out: Path) -> Path:
         with self._worksheet() as sheet, open(out, "w", encoding="utf-8", newline="") as fh:
-            writer = csv.writer(fh, lineterminator="\n")
+            writer = csv.writer(fh, lineterminator=LINE_END)
             # A blank row is written as "" so the loader keeps it and row numbers stay true.
             writer.writerows(row if any(row) else [""] for row in self._xlsx_rows(sheet))
         return out
@@ -301,16 +316,20 @@ def _trim(cells: Sequence[Any]) -> tuple[str, ...]:
     return tuple(texts)
 
 
-def _has_blank_lines(path: Path) -> bool:
-    """True when the file holds an empty line (which DuckDB's reader would drop)."""
-    tail = b"\n"  # a file starting with a newline starts with a blank line
+def _scan_bytes(path: Path) -> tuple[bool, bool]:
+    """(the file holds an empty line, its count of '"' is odd), in one streaming pass.
+
+    An odd quote count means an unclosed quote somewhere, or a stray quote inside an
+    unquoted cell (harmless); either way the careful parser looks at the file.
+    """
+    tail, blank, quotes = b"\n", False, 0  # a file starting with a newline starts with a blank line
     with open(path, "rb") as fh:
         while chunk := fh.read(CHUNK):
             window = tail + chunk
-            if b"\n\n" in window or b"\n\r\n" in window:
-                return True
+            blank = blank or b"\n\n" in window or b"\n\r\n" in window
+            quotes += chunk.count(b'"')
             tail = window[-2:]
-    return False
+    return blank, quotes % 2 == 1
 
 
 def _ident(name: str) -> str:
