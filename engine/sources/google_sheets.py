@@ -1,0 +1,405 @@
+"""The Google Sheets source (``type: google_sheets``), through gspread and google-auth.
+
+One metadata request finds the worksheet and its grid size; then the header row and the
+data come in ``values:batchGet`` requests of at most ``chunk_rows`` rows each. Response
+bodies are streamed to temporary files and parsed by DuckDB (``read_text`` +
+``json_extract`` + a cast to ``VARCHAR[][]``), so no Python object is ever built per cell:
+a 100,000 x 30 sheet parses in a fraction of a second (``bench/bench_google.py``).
+
+Every download finishes before the table is created: a failed or incomplete read raises
+``SourceError`` and leaves no table behind. 429, 5xx and connection errors are retried
+(``engine.sources.google_retry``); 403, 404 and token failures are reported at once.
+
+Testing knob: ``RECONCILE_SHEETS_API_URL`` (e.g. ``http://127.0.0.1:8765``) sends the Sheets
+API calls to another server, the emulator in ``tests/support/sheets_emulator.py``. The
+token endpoint comes from the key file's ``token_uri``.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import duckdb
+import requests
+
+from ..errors import ConfigurationError, Location, SourceError, TransientSourceError
+from ..redact import redact
+from ..rules.model import GoogleSheetsSource
+from . import register
+from .base import SheetData
+from .google_retry import RETRY_STATUSES, Retryable, RetryPolicy, with_retry
+
+SCOPES = ("https://www.googleapis.com/auth/spreadsheets.readonly",)
+SHEETS_API = "https://sheets.googleapis.com"
+API_URL_ENV = "RECONCILE_SHEETS_API_URL"
+TIMEOUT = (10.0, 300.0)  # connect, read (seconds)
+DOWNLOAD_BLOCK = 1 << 20
+RETRY = RetryPolicy()  # module-level so tests can swap in a fake clock and sleep
+
+_KEY_IN_URL = re.compile(r"/spreadsheets/d/([A-Za-z0-9_-]+)")
+_GID_IN_URL = re.compile(r"[#?&]gid=(\d+)")
+_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+@dataclass(frozen=True)
+class Worksheet:
+    """One tab of the spreadsheet as the metadata describes it."""
+
+    title: str
+    gid: int
+    rows: int  # grid rows (not the data's extent)
+    columns: int
+
+
+def parse_spreadsheet(ref: str) -> tuple[str, int | None]:
+    """The key, and the ``gid`` when ``ref`` is a URL that names one.
+
+    >>> parse_spreadsheet("https://docs.google.com/spreadsheets/d/1AbC-x_9/edit#gid=42")
+    ('1AbC-x_9', 42)
+    >>> parse_spreadsheet(" 1AbC-x_9 ")
+    ('1AbC-x_9', None)
+    """
+    ref = ref.strip()
+    found = _KEY_IN_URL.search(ref)
+    if found:
+        gid = _GID_IN_URL.search(ref)
+        return found.group(1), int(gid.group(1)) if gid else None
+    if not _KEY.match(ref):
+        raise ConfigurationError(f"source.spreadsheet {ref!r} is neither a spreadsheet key nor a "
+                                 "Google Sheets URL",
+                                 hint="copy the URL from the browser, or the key between /d/ and /edit")
+    return ref, None
+
+
+def a1_rows(title: str, first: int, last: int) -> str:
+    """An A1 range of whole rows, the title quoted as gspread does.
+
+    >>> a1_rows("Bob's list", 1, 50000)
+    "'Bob''s list'!1:50000"
+    """
+    return "'" + title.replace("'", "''") + f"'!{first}:{last}"
+
+
+@register("google_sheets")
+class GoogleSheet:
+    """A worksheet of a Google Sheet, read as the text a user sees (see ``engine.sources.base``)."""
+
+    def __init__(self, rule: GoogleSheetsSource, *, retry: RetryPolicy | None = None) -> None:
+        self.rule = rule
+        self.key, self.url_gid = parse_spreadsheet(rule.spreadsheet)
+        self.retry = retry
+        self._client: Any = None  # sheets_client_class() instance, made on first request
+        self._account = "the service account"
+
+    # -- the Source interface ----------------------------------------------------------
+
+    def read_headers(self) -> SheetData:
+        """Only the header row: one metadata and one values request."""
+        with self._errors():
+            sheet = self._worksheet()
+            rng = a1_rows(sheet.title, self.rule.header_row, self.rule.header_row)
+            body = self._http().get_json(self._values_url(), {**self._render(), "ranges": [rng]})
+        rows = (body.get("valueRanges") or [{}])[0].get("values") or [[]]
+        return SheetData("", _trim(rows[0]), self.rule.header_row, 0, self._origin(sheet))
+
+    def read(self, con: duckdb.DuckDBPyConnection, table: str) -> SheetData:
+        """The header and all data rows into ``table(_row INTEGER, c1..cN VARCHAR)``."""
+        with self._errors(), tempfile.TemporaryDirectory(prefix="reconcile-gsheet-") as tmp:
+            sheet = self._worksheet()
+            files = self._download(sheet, Path(tmp))
+            return self._load(con, table, sheet, files)
+
+    # -- requests ----------------------------------------------------------------------
+
+    def _http(self) -> Any:
+        if self._client is None:
+            creds, self._account = credentials(self.rule)
+            self._client = sheets_client_class()(creds, retry=self.retry or RETRY)
+        return self._client
+
+    def _worksheet(self) -> Worksheet:
+        meta = self._http().fetch_sheet_metadata(self.key)
+        sheets = [_worksheet_of(s.get("properties", {})) for s in meta.get("sheets", [])]
+        return pick_worksheet(sheets, self.rule, self.url_gid, self.key)
+
+    def _values_url(self) -> str:
+        return f"{SHEETS_API}/v4/spreadsheets/{self.key}/values:batchGet"
+
+    def _render(self) -> dict[str, str]:
+        params = {"valueRenderOption": self.rule.value_render, "majorDimension": "ROWS"}
+        if self.rule.value_render == "UNFORMATTED_VALUE":
+            params["dateTimeRenderOption"] = "SERIAL_NUMBER"
+        return params
+
+    def _download(self, sheet: Worksheet, folder: Path) -> list[Path]:
+        """Every chunk of rows from the header down, each to its own file: ``rows_<first>.json``."""
+        if sheet.rows < self.rule.header_row:
+            raise self._no_header(sheet, sheet.rows)
+        files = []
+        step = max(1, self.rule.chunk_rows)
+        for first in range(self.rule.header_row, sheet.rows + 1, step):
+            last = min(sheet.rows, first + step - 1)
+            path = folder / f"rows_{first}.json"
+            params = {**self._render(), "ranges": [a1_rows(sheet.title, first, last)]}
+            self._http().download(self._values_url(), params, path)
+            files.append(path)
+        return files
+
+    # -- DuckDB ------------------------------------------------------------------------
+
+    def _load(self, con: duckdb.DuckDBPyConnection, table: str, sheet: Worksheet,
+              files: list[Path]) -> SheetData:
+        paths = [str(p) for p in files]
+        header_row = self.rule.header_row
+        try:
+            header, width = con.execute(
+                f"SELECT list_extract(list(r) FILTER (WHERE _row = ?), 1), "
+                f"coalesce(max(len(r)), 0) FROM ({_ROWS})", [header_row, paths]).fetchone()
+        except duckdb.Error as err:
+            raise SourceError(f"cannot parse the Sheets API response for {self._origin(sheet)}: {err}") from err
+        headers = _trim(header or [])
+        n = max(len(headers), width, 1)
+        cells = ", ".join(f"coalesce(r[{i}], '') AS c{i}" for i in range(1, n + 1))
+        con.execute(
+            f"CREATE OR REPLACE TABLE {_ident(table)} AS SELECT CAST(_row AS INTEGER) AS _row, {cells} "
+            f"FROM ({_ROWS}) WHERE _row > ? AND coalesce(array_to_string(r, ''), '') <> '' "
+            "ORDER BY _row", [paths, header_row])
+        rows = con.execute(f"SELECT count(*) FROM {_ident(table)}").fetchone()[0]
+        headers = headers + ("",) * (n - len(headers))
+        return SheetData(table, headers, header_row, rows, self._origin(sheet))
+
+    # -- errors ------------------------------------------------------------------------
+
+    def _origin(self, sheet: Worksheet) -> str:
+        return f"spreadsheet {self.key} / worksheet {sheet.title}"
+
+    def _location(self) -> Location | None:
+        mark = self.rule.mark
+        return Location(mark.path, mark.line, mark.column) if mark else None
+
+    def _no_header(self, sheet: Worksheet, rows: int) -> SourceError:
+        return SourceError(f"worksheet {sheet.title!r} has {rows} row(s); the header row "
+                           f"{self.rule.header_row} is not there", location=self._location(),
+                           hint="check source.header_row")
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Turn gspread, google-auth and requests failures into reconcile errors."""
+        from google.auth.exceptions import GoogleAuthError
+        from gspread.exceptions import APIError
+
+        try:
+            yield
+        except (SourceError, ConfigurationError):
+            raise
+        except APIError as err:
+            raise self._api_error(err) from err
+        except GoogleAuthError as err:
+            raise SourceError(f"could not get an access token for {self._account}: "
+                              f"{redact(str(err))}", location=self._location(),
+                              hint="check the key file (it may be revoked or deleted) and the clock; "
+                                   "see docs/google-sheets.md") from err
+        except requests.RequestException as err:
+            raise TransientSourceError(f"reading spreadsheet {self.key} failed: {redact(str(err))}",
+                                       location=self._location()) from err
+
+    def _api_error(self, err: Any) -> SourceError:
+        status = getattr(err, "code", None)
+        text = redact(str(getattr(err, "error", {}).get("message", err)))
+        where = self._location()
+        if status == 403:
+            return SourceError(
+                f"spreadsheet {self.key} is not shared with the service account {self._account} "
+                f"(403: {text})", location=where,
+                hint=f"open the sheet, click Share and add {self._account} as a Viewer",
+                details={"status": 403, "account": self._account})
+        if status == 404:
+            return SourceError(f"spreadsheet {self.key!r} not found (404): the key is wrong or the "
+                               "sheet was deleted", location=where,
+                               hint="source.spreadsheet takes the key between /d/ and /edit in the "
+                                    "sheet's URL, or the whole URL", details={"status": 404})
+        if status == 401:
+            return SourceError(f"the Sheets API refused the access token of {self._account} (401)",
+                               location=where, details={"status": 401})
+        return SourceError(f"the Sheets API refused to read spreadsheet {self.key} ({status}: {text})",
+                           location=where, details={"status": status})
+
+
+_ROWS = """
+SELECT CAST(regexp_extract(filename, 'rows_([0-9]+)\\.json$', 1) AS BIGINT) + i - 1 AS _row, r
+FROM (SELECT filename, generate_subscripts(v, 1) AS i, unnest(v) AS r
+      FROM (SELECT filename,
+                   CAST(json_extract(content, '$.valueRanges[0].values') AS VARCHAR[][]) AS v
+            FROM read_text(?)))
+"""
+
+
+def pick_worksheet(sheets: list[Worksheet], rule: GoogleSheetsSource, url_gid: int | None,
+                   key: str) -> Worksheet:
+    """The worksheet the rule names: by title, by gid (the rule's, else the URL's), else the first."""
+    gid = rule.gid if rule.gid is not None else (url_gid if rule.worksheet is None else None)
+    for sheet in sheets:
+        if (rule.worksheet is not None and sheet.title == rule.worksheet) or \
+                (rule.worksheet is None and gid is not None and sheet.gid == gid):
+            return sheet
+    if rule.worksheet is None and gid is None and sheets:
+        return sheets[0]
+    wanted = f"worksheet {rule.worksheet!r}" if rule.worksheet is not None else f"worksheet gid {gid}"
+    listing = ", ".join(f"{s.title!r} (gid {s.gid})" for s in sheets) or "none"
+    mark = rule.mark
+    raise SourceError(f"{wanted} not found in spreadsheet {key}; worksheets: {listing}",
+                      location=Location(mark.path, mark.line, mark.column) if mark else None,
+                      hint="source.worksheet must match a tab's title exactly",
+                      details={"worksheets": [s.title for s in sheets]})
+
+
+def _worksheet_of(props: Mapping[str, Any]) -> Worksheet:
+    grid = props.get("gridProperties", {})
+    return Worksheet(str(props.get("title", "")), int(props.get("sheetId", 0)),
+                     int(grid.get("rowCount", 0)), int(grid.get("columnCount", 0)))
+
+
+# -- credentials -------------------------------------------------------------------------
+
+def credentials(rule: GoogleSheetsSource) -> tuple[Any, str]:
+    """(credentials, account email for messages): the rule's path, ``$GOOGLE_APPLICATION_CREDENTIALS``,
+    then application default credentials; always the read-only Sheets scope."""
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+    from google.oauth2 import service_account
+
+    tried = []
+    for label, path in (("source.credentials", rule.credentials),
+                        ("$GOOGLE_APPLICATION_CREDENTIALS", os.environ.get("GOOGLE_APPLICATION_CREDENTIALS"))):
+        if not path:
+            tried.append(f"{label} (not set)")
+            continue
+        file = Path(path).expanduser()
+        if not file.is_file():
+            raise ConfigurationError(f"credentials file {file} (from {label}) not found",
+                                     hint="point it at the service account's JSON key file")
+        try:
+            creds = service_account.Credentials.from_service_account_file(str(file), scopes=list(SCOPES))
+        except (ValueError, KeyError) as err:
+            raise ConfigurationError(f"credentials file {file} (from {label}) is not a service-account "
+                                     f"key: {redact(str(err))}",
+                                     hint="download a JSON key for the service account in the Cloud "
+                                          "console (IAM > Service accounts > Keys)") from err
+        return creds, creds.service_account_email
+    try:
+        creds, _ = google.auth.default(scopes=list(SCOPES))
+    except DefaultCredentialsError as err:
+        tried.append("application default credentials (none found)")
+        raise ConfigurationError("no Google credentials found; tried " + ", ".join(tried),
+                                 hint="set source.credentials to a service-account key file, or "
+                                      "GOOGLE_APPLICATION_CREDENTIALS") from err
+    email = getattr(creds, "service_account_email", None)
+    return creds, email if email and email != "default" else "the application default account"
+
+
+# -- HTTP --------------------------------------------------------------------------------
+
+def api_base() -> str:
+    """Where Sheets API calls go: Google, or ``$RECONCILE_SHEETS_API_URL`` (tests, the emulator)."""
+    return (os.environ.get(API_URL_ENV) or SHEETS_API).rstrip("/")
+
+
+@cache
+def sheets_client_class() -> type:
+    """gspread's HTTPClient with our retries, the API base URL knob and streamed downloads.
+
+    Built on first use so that ``reconcile validate`` never imports gspread.
+    """
+    import gspread
+
+    class _SheetsHTTPClient(gspread.HTTPClient):
+        """gspread's client with our retries, the API base URL knob, and streamed downloads."""
+
+        def __init__(self, auth: Any, session: Any = None, *, retry: RetryPolicy = RETRY) -> None:
+            super().__init__(auth, session)
+            self.retry = retry
+            self.set_timeout(TIMEOUT)
+
+        def request(self, method: str, endpoint: str, params: Any = None, data: Any = None,
+                    json: Any = None, files: Any = None, headers: Any = None) -> Any:
+            url = _routed(endpoint)
+
+            def once() -> Any:
+                return _checked(lambda: self.session.request(
+                    method, url, params=params, data=data, json=json, files=files, headers=headers,
+                    timeout=self.timeout))
+            return with_retry(once, self.retry, f"{method.upper()} {_short(url)}")
+
+        def get_json(self, endpoint: str, params: Mapping[str, Any]) -> Any:
+            return self.request("get", endpoint, params=params).json()
+
+        def download(self, endpoint: str, params: Mapping[str, Any], dest: Path) -> None:
+            """Stream a response body to ``dest``; a cut-off body is retried like a 5xx."""
+            url = _routed(endpoint)
+
+            def once() -> None:
+                response = _checked(lambda: self.session.request("get", url, params=params, stream=True,
+                                                                 timeout=self.timeout))
+                try:
+                    with open(dest, "wb") as fh:
+                        for block in response.iter_content(DOWNLOAD_BLOCK):
+                            fh.write(block)
+                except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as err:
+                    raise Retryable(f"Sheets API response cut off: {type(err).__name__}") from err
+                finally:
+                    response.close()
+            with_retry(once, self.retry, f"GET {_short(url)}")
+
+    return _SheetsHTTPClient
+
+
+def _checked(send: Any) -> Any:
+    """Send once; a retryable status or connection failure becomes ``Retryable``, other errors APIError."""
+    from gspread.exceptions import APIError
+
+    try:
+        response = send()
+    except (requests.ConnectionError, requests.Timeout) as err:
+        raise Retryable(f"Sheets API unreachable ({type(err).__name__})") from err
+    if response.ok:
+        return response
+    if response.status_code in RETRY_STATUSES:
+        response.close()
+        kind = "quota exceeded" if response.status_code == 429 else "server error"
+        raise Retryable(f"Sheets API {kind} ({response.status_code})", response.status_code)
+    raise APIError(response)
+
+
+def _routed(endpoint: str) -> str:
+    base = api_base()
+    return base + endpoint[len(SHEETS_API):] if endpoint.startswith(SHEETS_API) else endpoint
+
+
+def _short(url: str) -> str:
+    return url.split("?", 1)[0]
+
+
+# -- small helpers -----------------------------------------------------------------------
+
+def _trim(cells: Any) -> tuple[str, ...]:
+    texts = ["" if c is None else _text(c) for c in cells]
+    while texts and texts[-1] == "":
+        texts.pop()
+    return tuple(texts)
+
+
+def _text(value: Any) -> str:
+    """A JSON cell as the reader's SQL renders it (header cells only; data never passes here)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
