@@ -25,21 +25,15 @@ from .rules.model import Monitoring, RuleSet
 
 EXIT_ALERTS = 5  # `reconcile alerts`: at least one alert is firing (0-4 are the engine's)
 ALERT_KINDS = ("failure_rate", "persistent_drift", "zero_compared", "no_success")
-_SCHEMA_VERSIONS = (1, 2)  # the log schema this module reads and writes
 
 
 # -- schema -----------------------------------------------------------------------------------
 
 def ensure_tables(conn: psycopg.Connection) -> None:
-    """Create the log tables this module needs (migrations 0001 and 0002; both idempotent)."""
-    present = conn.execute("SELECT to_regclass('reconcile.field_stats') IS NOT NULL AND "
-                           "to_regclass('reconcile.alerts') IS NOT NULL AND "
-                           "to_regclass('reconcile.data_recovery_logs') IS NOT NULL").fetchone()[0]
-    if present:  # a role without CREATE on the schema may still use existing tables
-        return
-    for version, _name, text in resources.migrations():
-        if version in _SCHEMA_VERSIONS:
-            conn.execute(text)
+    """Create the log tables this module needs: every pending migration (engine.runlog)."""
+    from . import runlog
+
+    runlog.ensure_schema(conn)
 
 
 # -- stats ------------------------------------------------------------------------------------
@@ -342,8 +336,10 @@ def _query(dsn: str | psycopg.Connection, query: str, params: dict[str, Any]) ->
     """Run a read query on a connection, or on a short-lived one opened from a DSN."""
     if isinstance(dsn, psycopg.Connection):
         return fetch_dicts(dsn, query, params)
+    from . import target
+
     try:
-        with psycopg.connect(dsn) as conn:
+        with target.connect(dsn) as conn:
             if conn.execute("SELECT to_regclass('reconcile.field_stats')").fetchone()[0] is None:
                 return []  # no run was ever logged in this database
             return fetch_dicts(conn, query, params)

@@ -13,7 +13,6 @@ and is itself a logged run with its own backup, so a rollback can be rolled back
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -23,7 +22,7 @@ import psycopg
 from psycopg import sql
 
 from . import resources
-from .errors import (EXIT_FAILURE, EXIT_OK, ConfigurationError, DatabaseError, GuardRefused, ReconcileError,
+from .errors import (EXIT_FAILURE, EXIT_OK, DatabaseError, GuardRefused, ReconcileError,
                      UserError)
 from .monitor import ensure_tables, fetch_dicts
 from .redact import redact
@@ -352,11 +351,10 @@ def rollback(backup_id: str | None = None, *, run_id: int | None = None, dsn: st
 
 
 def _rollback_dsn(dsn: str | None) -> str:
-    found = dsn or os.environ.get("DATABASE_URL")
-    if not found:
-        raise ConfigurationError("no database to roll back in: tried --dsn, then $DATABASE_URL",
-                                 hint="a backup knows its table but not the server; pass --dsn or set DATABASE_URL")
-    return found
+    """--dsn, else $DATABASE_URL: a backup knows its table but not its server."""
+    from . import target
+
+    return target.resolve_dsn(dsn, None)
 
 
 def _backup_source(conn: psycopg.Connection, backup_id: str) -> _Source:
@@ -502,10 +500,8 @@ def _log_restore(conn: psycopg.Connection, source: _Source, rb_run: int, backup_
 
 def _connect(dsn: str) -> psycopg.Connection:
     """A connection (autocommit off) through the engine's target module, which classifies failures."""
-    try:
-        from . import target
-    except ImportError:  # TRANSITIONAL: engine.target is being written; remove this fallback when it lands
-        return psycopg.connect(dsn)
+    from . import target
+
     return target.connect(dsn)
 
 
