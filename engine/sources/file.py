@@ -36,6 +36,7 @@ _DELIMITERS = {"csv": ",", "tsv": "\t"}
 _SUFFIXES = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".tab": "tsv", ".xlsx": "xlsx", ".xlsm": "xlsx"}
 # Files we write end lines with CRLF: csv then quotes every cell holding a lone \r or \n.
 LINE_END = "\r\n"
+QUOTE_HINT = 'a cell that starts with " must end with " (write "" for a quote inside a cell)'
 _LINE = re.compile(r"CSV Error on Line: (\d+)")
 
 
@@ -143,9 +144,7 @@ class FileSheet:
                 raise self._decode_error("utf-8", line, err) from err
             except csv.Error as err:
                 raise SourceError(f"cannot parse {self.path}: the record at line {line}: {err}",
-                                  location=Location(str(self.path), line),
-                                  hint='a cell that starts with " must end with " (write "" for a quote inside)'
-                                  ) from err
+                                  location=Location(str(self.path), line), hint=QUOTE_HINT) from err
         return out
 
     @contextmanager
