@@ -1,18 +1,20 @@
 """load_rules: the RuleSet built from the shipped file-source rules, ${VAR} expansion, marks."""
 from __future__ import annotations
 
+import copy
 import hashlib
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.errors import RuleFileError
 from engine.resources import resource_path
-from engine.rules import load_rules
+from engine.rules import Problem, load_rules, validate_paths
 from engine.rules.loader import expand_string
 from engine.rules.model import (Comparison, FileSource, GoogleSheetsSource, RowLimit, RuleSet, Target,
                                 Transform)
@@ -144,3 +146,40 @@ def test_string_values_without_a_variable_reference_survive_loading_unchanged(tm
     quoted = '"' + "".join(f"\\U{ord(c):08x}" for c in value) + '"'
     rules = load_rules(write_rules(folder, MINIMAL + f"description: {quoted}\n"), env={})
     assert rules.description == value
+
+
+def _node_paths(data, path=()):
+    yield path
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from _node_paths(value, path + (key,))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from _node_paths(value, path + (i,))
+
+
+_BUYERS_DATA = yaml.safe_load(BUYERS_FILE.read_text(encoding="utf-8"))
+_PATHS = [p for p in _node_paths(_BUYERS_DATA) if p]
+_WEIRD = st.recursive(st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from(["", "x", "trim", "10%", "${X}"]),
+                      lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                          st.sampled_from(["a", "numeric", "values", "formats", "true"]), inner, max_size=2),
+                      max_leaves=6)
+
+
+@given(where=st.sampled_from(_PATHS), value=_WEIRD)
+def test_any_damaged_rule_file_gives_problems_never_a_crash(tmp_path_factory, where, value):
+    """Property: replacing any node of a valid rule file by any small YAML value yields a list of
+    Problems from validate_paths, and load_rules either loads or raises RuleFileError, never another error."""
+    data = copy.deepcopy(_BUYERS_DATA)
+    node = data
+    for part in where[:-1]:
+        node = node[part]
+    node[where[-1]] = value
+    path = tmp_path_factory.mktemp("damaged") / "rules.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    problems = validate_paths([path], env={})
+    assert all(isinstance(p, Problem) and p.path == str(path) for p in problems)
+    try:
+        load_rules(path, env={})
+    except RuleFileError as err:
+        assert any(p.severity == "error" for p in err.problems)

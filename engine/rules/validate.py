@@ -140,7 +140,7 @@ def _checked_semantically(path: NodePath) -> bool:
 
 def _source_problems(doc: Document, schema: dict[str, Any], validator: Any) -> Iterator[Problem]:
     kind = doc.data["source"].get("type") if isinstance(doc.data["source"], dict) else None
-    ref = {"google_sheets": "googleSheetsSource", "file": "fileSource"}.get(kind)
+    ref = {"google_sheets": "googleSheetsSource", "file": "fileSource"}.get(kind) if isinstance(kind, str) else None
     if ref is None:
         return  # the `type` enum error names the valid kinds
     errors = list(validator.evolve(schema=schema["$defs"][ref]).iter_errors(doc.data["source"]))
