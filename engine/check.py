@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 import duckdb
 
+from . import target
 from .columns import ColumnMap, ColumnRef, HeaderProblem, TableInfo
 from .errors import EXIT_OK, EXIT_USAGE, DataError, MappingError
 from .rules.model import Mark, RuleSet
@@ -117,8 +118,6 @@ class TableSide:
 
 def check(rules: RuleSet | str | Path, dsn: str | None = None) -> CheckReport:
     """Check the rule file against the sheet's header and the table's catalog; write nothing."""
-    from . import target  # PostgreSQL is only touched here
-
     ruleset = rules if isinstance(rules, RuleSet) else _load(rules)
     sheet, columns, sheet_keys = check_sheet(ruleset)
     with target.connect(target.resolve_dsn(dsn, ruleset)) as conn:
@@ -153,8 +152,6 @@ def check_sheet(rules: RuleSet) -> tuple[SheetData, ColumnMap, KeyCheck | None]:
 
 def check_table(conn: Any, rules: RuleSet) -> TableSide:
     """The table's catalog for every rule column, and its key checked (reads only)."""
-    from . import target
-
     try:
         info = target.read_table_info(conn, rules)
         missing: dict[str, str] = {}
@@ -179,8 +176,6 @@ def _missing_columns(rules: RuleSet, missing: Sequence[str], columns: Sequence[s
 
 def _table_keys(conn: Any, info: TableInfo) -> KeyCheck:
     """Key uniqueness through ``engine.target.check_table_keys``, its refusal turned into counts."""
-    from . import target
-
     try:
         target.check_table_keys(conn, info)
     except DataError as err:
