@@ -2,6 +2,13 @@
 -- These names and columns are a contract with users and monitoring: add columns, never rename.
 CREATE SCHEMA IF NOT EXISTS reconcile;
 
+-- Which migrations ran, once each (engine.runlog.ensure_schema, under an advisory lock).
+CREATE TABLE IF NOT EXISTS reconcile.schema_migrations (
+    version    integer     PRIMARY KEY,
+    name       text        NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+
 CREATE TABLE IF NOT EXISTS reconcile.runs (
     id           bigserial PRIMARY KEY,
     rule_name    text        NOT NULL,
