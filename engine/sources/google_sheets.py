@@ -143,8 +143,10 @@ class GoogleSheet:
             raise self._no_header(sheet, sheet.rows)
         files = []
         step = max(1, self.rule.chunk_rows)
-        for first in range(self.rule.header_row, sheet.rows + 1, step):
-            last = min(sheet.rows, first + step - 1)
+        # chunk_rows counts data rows: the header rides along with the first chunk.
+        for start in range(self.rule.header_row + 1, max(sheet.rows, self.rule.header_row + 1) + 1, step):
+            first = self.rule.header_row if start == self.rule.header_row + 1 else start
+            last = min(sheet.rows, start + step - 1)
             path = folder / f"rows_{first}.json"
             params = {**self._render(), "ranges": [a1_rows(sheet.title, first, last)]}
             self._http().download(self._values_url(), params, path)
