@@ -211,7 +211,7 @@ def split_range(text: str) -> tuple[str | None, str | None]:
         title, cells = text.rsplit("!", 1)
         return title, cells
     if all(_CELL.match(part) for part in text.split(":")) and len(text.split(":")) <= 2:
-        return None, text
+        return None, text  # may still be a title ("Sheet1"): parse_range checks titles first
     return text, None
 
 
@@ -234,6 +234,8 @@ class Box:
 def parse_range(text: str, book: Spreadsheet) -> Box:
     """Resolve an A1 range against the spreadsheet, clipped to the grid (errors as the API gives them)."""
     title, cells = split_range(text)
+    if title is None and any(s.title == text for s in book.sheets):
+        title, cells = text, None  # a bare title that also reads as a cell ("Sheet1")
     if title is None:
         sheet = book.sheets[0]
     else:
@@ -562,7 +564,8 @@ def book_from_file(path: Path, key: str, title: str) -> Spreadsheet:
         return Spreadsheet(key, [Sheet(title, list(csv.reader(fh)))])
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, block: Callable[[], Any] | None = None) -> int:
+    """Serve until interrupted (``block`` replaces the wait, for tests)."""
     parser = argparse.ArgumentParser(description="Serve a sheet as the Google Sheets API v4 does, locally.")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--csv", type=Path, help="a CSV file: one worksheet of text cells")
@@ -588,8 +591,10 @@ def main(argv: list[str] | None = None) -> int:
     print("export NO_PROXY=127.0.0.1,localhost")
     sys.stdout.flush()
     try:
-        threading.Event().wait()
+        (block or threading.Event().wait)()
     except KeyboardInterrupt:
+        pass
+    finally:
         emu.stop()
     return 0
 
