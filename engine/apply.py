@@ -1,0 +1,262 @@
+"""The plan into PostgreSQL: staging by COPY, set-based compare-and-set writes, logged as written.
+
+``apply_changes`` runs inside the caller's data transaction and never commits. Per changed
+field: the plan's rows are copied from DuckDB into a temporary table typed like the target
+column, then ONE ``UPDATE ... FROM`` writes every row whose value still prints as it did in
+the snapshot, and the same statement logs each write and each conflict in
+``reconcile.field_sync_logs``. New rows go the same way through one ``INSERT ... SELECT``.
+``read_back`` checks, after commit, that the table holds what was written.
+"""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import duckdb
+import psycopg
+from psycopg import sql
+
+from .columns import TableInfo
+from .errors import MappingError
+from .resources import sql as sql_text
+from .results import Change
+from .target import db_errors, duck_ident, key_is_unique, table_ident
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """What one ``apply_changes`` wrote: per-field counts, inserted rows, and every conflict."""
+
+    updated: Mapping[str, int] = field(default_factory=dict)  # field -> rows updated
+    inserted: Mapping[str, int] = field(default_factory=dict)  # field -> values written by inserts
+    inserted_rows: int = 0
+    conflicts: tuple[Change, ...] = ()
+
+    @property
+    def written(self) -> dict[str, int]:
+        """Field writes committed per field: updates plus inserted values."""
+        out = dict(self.updated)
+        for name, n in self.inserted.items():
+            out[name] = out.get(name, 0) + n
+        return out
+
+    @property
+    def conflicts_by_field(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for change in self.conflicts:
+            out[change.field] = out.get(change.field, 0) + 1
+        return out
+
+    @property
+    def total_written(self) -> int:
+        return sum(self.written.values())
+
+
+def apply_changes(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, table_info: TableInfo, *,
+                  run_id: int, rule_name: str, changes: str = "changes", inserts: str = "inserts",
+                  fields: Sequence[str]) -> ApplyResult:
+    """Write the DuckDB ``changes`` and ``inserts`` relations of ``fields`` to the table.
+
+    Compare-and-set: a row whose value changed since the snapshot is a conflict (logged, not
+    written). Runs in a savepoint of the caller's transaction; never commits. Nothing to write
+    means no statement touches the table. A failing statement raises a classified
+    ``DatabaseError`` with ``details["field"]``.
+    """
+    _check_fields(table_info, fields)
+    updated: dict[str, int] = {}
+    conflicts: list[Change] = []
+    with conn.transaction():
+        for name in _fields_with_rows(duck, changes, fields):
+            n, lost = _update_field(conn, duck, table_info, changes, name, run_id, rule_name)
+            updated[name] = n
+            conflicts += lost
+        inserted, inserted_rows, lost = _insert_rows(conn, duck, table_info, inserts, fields, run_id, rule_name)
+    return ApplyResult(updated, inserted, inserted_rows, tuple(conflicts + lost))
+
+
+def read_back(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, table_info: TableInfo, *,
+              changes: str = "changes", inserts: str = "inserts", written: ApplyResult) -> list[Change]:
+    """Every written field whose current value is not the value written (typed comparison).
+
+    Run after commit. Each mismatch is a ``Change`` with ``old_value`` = what the table holds
+    now and ``new_value`` = what was written. One staging COPY and one query per written field.
+    """
+    lost = {(c.record_key, c.field) for c in written.conflicts}
+    mismatches: list[Change] = []
+    with conn.transaction():
+        for name, count in written.written.items():
+            if not count:
+                continue
+            skip = sorted(k for k, f in lost if f == name)
+            query, params = _written_values(duck, changes, inserts, name, skip)
+            stage = _stage(conn, table_info, "reconcile_readback", [name], [("record_key", "text"),
+                                                                             ("new_text", "text")])
+            with db_errors(f"read-back of {table_info.qualified}", field=name):
+                _copy_from_duck(conn, duck, query, params, stage, ("k", "c0", "record_key", "new_text"))
+                rows = conn.execute(_format("read_back.sql", table_info, name, stage)).fetchall()
+            mismatches += [Change(key, name, current, new) for key, current, new in rows]
+    return mismatches
+
+
+# -- updates -----------------------------------------------------------------------------------
+
+def _update_field(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, info: TableInfo, changes: str,
+                  name: str, run_id: int, rule_name: str) -> tuple[int, list[Change]]:
+    stage = _stage(conn, info, "reconcile_stage", [name],
+                   [("record_key", "text"), ("old_text", "text"), ("new_text", "text"), ("sheet_row", "integer")])
+    query = (f"SELECT record_key, new_value, record_key, old_value, new_value, sheet_row "
+             f"FROM {duck_ident(changes)} WHERE field = ?")
+    with db_errors(f"writing {info.qualified}", field=name):
+        _copy_from_duck(conn, duck, query, [name], stage,
+                        ("k", "c0", "record_key", "old_text", "new_text", "sheet_row"))
+        written, lost = conn.execute(_format("update_field.sql", info, name, stage),
+                                     {"run_id": run_id, "rule_name": rule_name, "field": name}).fetchone()
+    return int(written), [Change(k, name, old, new, row) for k, old, new, row in lost]
+
+
+# -- inserts -----------------------------------------------------------------------------------
+
+def _insert_rows(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, info: TableInfo, inserts: str,
+                 fields: Sequence[str], run_id: int, rule_name: str) -> tuple[dict[str, int], int, list[Change]]:
+    """New rows, grouped by the set of fields they carry (a field a row lacks keeps its default)."""
+    written: dict[str, int] = {}
+    rows = 0
+    lost: list[Change] = []
+    if not _has_rows(duck, inserts):
+        return written, rows, lost
+    unique = key_is_unique(conn, info)
+    writable = [f for f in fields if f != info.key.name]
+    for names in _field_sets(duck, inserts, writable):
+        n_rows, by_field, conflicts = _insert_group(conn, duck, info, inserts, names, writable, unique, run_id,
+                                                    rule_name)
+        rows += n_rows
+        for name, n in by_field.items():
+            written[name] = written.get(name, 0) + n
+        lost += conflicts
+    return written, rows, lost
+
+
+def _field_sets(duck: duckdb.DuckDBPyConnection, inserts: str, wanted: Sequence[str]) -> list[list[str]]:
+    """The distinct sets of writable fields that new rows carry (usually one: every mapped field)."""
+    found = duck.execute(
+        f"SELECT DISTINCT list_sort(list(field)) FROM {duck_ident(inserts)} "
+        f"WHERE field IN (SELECT unnest(?::VARCHAR[])) GROUP BY record_key", [wanted]).fetchall()
+    return [[f for f in wanted if f in set(row[0])] for row in found if row[0]]
+
+
+def _insert_group(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, info: TableInfo, inserts: str,
+                  names: Sequence[str], writable: Sequence[str], unique: bool, run_id: int,
+                  rule_name: str) -> tuple[int, dict[str, int], list[Change]]:
+    """Insert the new rows that carry exactly the fields ``names`` (of all ``writable`` ones)."""
+    texts = [f"t{i}" for i in range(len(names))]
+    stage = _stage(conn, info, "reconcile_insert", names,
+                   [("record_key", "text"), ("sheet_row", "integer")] + [(t, "text") for t in texts])
+    values = [f"v{i}" for i in range(len(names))]
+    pivot = ", ".join(f"max(new_value) FILTER (WHERE field = ${i + 1}) AS {v}" for i, v in enumerate(values))
+    group_param, writable_param = f"${len(names) + 1}::VARCHAR[]", f"${len(names) + 2}::VARCHAR[]"
+    query = (f"WITH rows AS (SELECT record_key, min(sheet_row) AS sheet_row, {pivot} "
+             f"FROM {duck_ident(inserts)} GROUP BY record_key "
+             f"HAVING list_sort(list(field) FILTER (WHERE list_contains({writable_param}, field))) "
+             f"= list_sort({group_param})) "
+             f"SELECT record_key, {', '.join(values)}, record_key, sheet_row, {', '.join(values)} FROM rows")
+    columns = ("k", *[f"c{i}" for i in range(len(names))], "record_key", "sheet_row", *texts)
+    statement = sql.SQL(sql_text("apply/insert_rows.sql")).format(
+        table=table_ident(info), key=sql.Identifier(info.key.name),
+        cols=sql.SQL(", ").join(map(sql.Identifier, names)),
+        staged=sql.SQL(", ").join(sql.Identifier(f"c{i}") for i in range(len(names))),
+        stage=stage,
+        conflict=sql.SQL("ON CONFLICT ({}) DO NOTHING").format(sql.Identifier(info.key.name)) if unique else sql.SQL(""),
+        fields=sql.SQL(", ").join(sql.SQL("({}::text, s.{})").format(sql.Placeholder(f"f{i}"), sql.Identifier(t))
+                                  for i, t in enumerate(texts)))
+    params: dict[str, Any] = {"run_id": run_id, "rule_name": rule_name}
+    params.update({f"f{i}": name for i, name in enumerate(names)})
+    with db_errors(f"inserting new rows into {info.qualified}", field=names[0] if len(names) == 1 else None):
+        _copy_from_duck(conn, duck, query, [*names, list(names), list(writable)], stage, columns)
+        rows, written, lost = conn.execute(statement, params).fetchone()
+    return int(rows), {k: int(v) for k, v in written.items()}, [
+        Change(k, f, None, new, row, action="insert") for k, f, new, row in lost]
+
+
+# -- staging -----------------------------------------------------------------------------------
+
+def _stage(conn: psycopg.Connection, info: TableInfo, name: str, typed: Sequence[str],
+           extra: Iterable[tuple[str, str]]) -> sql.Identifier:
+    """A temp table (k, c0..cN typed like the key and ``typed`` columns, then ``extra``)."""
+    stage = sql.Identifier(name)
+    typed_sql = sql.SQL("").join(sql.SQL(", {} AS {}").format(sql.Identifier(col), sql.Identifier(f"c{i}"))
+                                 for i, col in enumerate(typed))
+    extra_sql = sql.SQL("").join(sql.SQL(", NULL::{} AS {}").format(sql.SQL(kind), sql.Identifier(col))
+                                 for col, kind in extra if kind in ("text", "integer"))
+    with db_errors(f"staging writes for {info.qualified}"):
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS pg_temp.{}").format(stage))
+        conn.execute(sql.SQL(sql_text("apply/stage.sql")).format(
+            stage=stage, key=sql.Identifier(info.key.name), typed=typed_sql, extra=extra_sql,
+            table=table_ident(info)))
+    return stage
+
+
+def _copy_from_duck(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, query: str, params: list[Any],
+                    stage: sql.Identifier, columns: Sequence[str]) -> None:
+    """DuckDB query -> CSV file -> ``COPY stage FROM STDIN``: '' stays '' (quoted), NULL stays NULL."""
+    with tempfile.TemporaryDirectory(prefix="reconcile-stage-") as folder:
+        path = Path(folder) / "stage.csv"
+        duck.execute(f"COPY ({query}) TO '{_duck_string(str(path))}' (FORMAT csv, HEADER false)", params)
+        copy = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+            stage, sql.SQL(", ").join(map(sql.Identifier, columns)))
+        with conn.cursor().copy(copy) as cp, open(path, "rb") as source:
+            while chunk := source.read(_CHUNK):
+                cp.write(chunk)
+
+
+def _format(name: str, info: TableInfo, column: str, stage: sql.Identifier) -> sql.Composed:
+    return sql.SQL(sql_text(f"apply/{name}")).format(
+        table=table_ident(info), key=sql.Identifier(info.key.name), col=sql.Identifier(column), stage=stage)
+
+
+# -- DuckDB side -------------------------------------------------------------------------------
+
+def _written_values(duck: duckdb.DuckDBPyConnection, changes: str, inserts: str, name: str,
+                    skip: Sequence[str]) -> tuple[str, list[Any]]:
+    parts, params = [], []
+    for rel in (changes, inserts):
+        if _exists(duck, rel):
+            parts.append(f"SELECT record_key, new_value FROM {duck_ident(rel)} WHERE field = ?")
+            params.append(name)
+    union = " UNION ALL ".join(parts) or "SELECT NULL::VARCHAR AS record_key, NULL::VARCHAR AS new_value WHERE false"
+    query = (f"SELECT record_key, new_value, record_key, new_value FROM ({union}) AS w "
+             f"WHERE record_key NOT IN (SELECT unnest(?::VARCHAR[]))")
+    return query, [*params, list(skip)]
+
+
+def _fields_with_rows(duck: duckdb.DuckDBPyConnection, changes: str, fields: Sequence[str]) -> list[str]:
+    if not _exists(duck, changes):
+        return []
+    present = {r[0] for r in duck.execute(f"SELECT DISTINCT field FROM {duck_ident(changes)}").fetchall()}
+    return [f for f in fields if f in present]
+
+
+def _has_rows(duck: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return _exists(duck, name) and duck.execute(f"SELECT EXISTS (FROM {duck_ident(name)})").fetchone()[0]
+
+
+def _exists(duck: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(duck.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                             [name]).fetchone()[0])
+
+
+def _check_fields(info: TableInfo, fields: Sequence[str]) -> None:
+    unknown = [f for f in fields if f not in info.columns]
+    if unknown:
+        raise MappingError(f"cannot write {', '.join(map(repr, unknown))}: not columns of {info.qualified} "
+                           f"known to this run", details={"fields": unknown})
+
+
+def _duck_string(text: str) -> str:
+    return text.replace("'", "''")
+
+
+__all__ = ["ApplyResult", "apply_changes", "read_back"]
