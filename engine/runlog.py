@@ -124,6 +124,17 @@ def finish_run(conn: psycopg.Connection, run_id: int, status: str, counts: dict[
                      "WHERE id = %s", [status, Jsonb(counts), error, run_id])
 
 
+def recent_runs(conn: psycopg.Connection, limit: int = 10) -> list[dict[str, Any]]:
+    """The latest runs, newest first, as dicts (id, rule_name, command, status, started_at, finished_at, counts, error)."""
+    if schema_version(conn) is None:
+        return []
+    with db_errors("reading reconcile.runs"):
+        cur = conn.execute("SELECT id, rule_name, command, status, started_at, finished_at, counts, error "
+                           "FROM reconcile.runs ORDER BY id DESC LIMIT %s", [limit])
+        names = [d.name for d in cur.description or ()]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
 def log_failure(dsn: str, run_id: int, rule_name: str,
                 errors: Sequence[tuple[str | None, str | None, str]],
                 field_counts: Sequence[FieldCounts]) -> None:
@@ -148,4 +159,4 @@ def log_failure(dsn: str, run_id: int, rule_name: str,
 
 
 __all__ = ["MIGRATION_LOCK", "NO_KEY", "ensure_schema", "finish_run", "log_failure", "log_field_events",
-           "schema_version", "start_run", "write_field_stats"]
+           "recent_runs", "schema_version", "start_run", "write_field_stats"]
