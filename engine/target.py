@@ -13,7 +13,7 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Collection, Iterator, Mapping, Sequence
 
 import duckdb
 import psycopg
@@ -302,7 +302,9 @@ def snapshot_to_duckdb(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection
     unknown = [f for f in fields if f not in table_info.columns]
     if unknown:
         raise MappingError(f"fields not in the table info of {table_info.qualified}: {', '.join(unknown)}")
-    select = snapshot_query(table_info, fields, restricted=keys is not None)
+    with db_errors(f"snapshot of {table_info.qualified}"):
+        casts = _columns_needing_cast(conn, table_info, [table_info.key.name, *fields])
+    select = snapshot_query(table_info, fields, restricted=keys is not None, cast=casts)
     copy = sql.SQL(_PG_COPY_OUT).format(query=select)
     with tempfile.TemporaryDirectory(prefix="reconcile-snap-") as folder:
         path = Path(folder) / "target.csv"
@@ -315,14 +317,28 @@ def snapshot_to_duckdb(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection
     return int(duck.execute(f"SELECT count(*) FROM {duck_ident(table)}").fetchone()[0])
 
 
-def snapshot_query(table_info: TableInfo, fields: Sequence[str], *, restricted: bool = False) -> sql.Composed:
-    """``SELECT key::text, f1::text, ... FROM table [WHERE key::text = ANY(%s)]``."""
-    cols = [sql.SQL("{}::text").format(sql.Identifier(table_info.key.name))]
-    cols += [sql.SQL("{}::text").format(sql.Identifier(f)) for f in fields]
+def snapshot_query(table_info: TableInfo, fields: Sequence[str], *, restricted: bool = False,
+                   cast: Collection[str] | None = None) -> sql.Composed:
+    """``SELECT key, f1, ... FROM table [WHERE key::text = ANY(%s)]``, columns in ``cast`` as ``::text``.
+
+    ``cast=None`` casts every column; a column left bare is copied with its type's output
+    function, which is its ``::text`` unless ``_columns_needing_cast`` says otherwise.
+    """
+    def column(name: str) -> sql.Composable:
+        ident = sql.Identifier(name)
+        return sql.SQL("{}::text").format(ident) if cast is None or name in cast else ident
+
+    cols = [column(table_info.key.name)] + [column(f) for f in fields]
     query = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(cols), table_ident(table_info))
     if restricted:
         query = sql.SQL("{} WHERE {}::text = ANY(%s::text[])").format(query, sql.Identifier(table_info.key.name))
     return query
+
+
+def _columns_needing_cast(conn: psycopg.Connection, info: TableInfo, columns: Sequence[str]) -> set[str]:
+    rows = conn.execute(sql_text("target/text_casts.sql"),
+                        {"schema": info.schema, "table": info.table, "columns": list(columns)}).fetchall()
+    return {r[0] for r in rows}
 
 
 def duck_ident(name: str) -> str:

@@ -121,3 +121,20 @@ def pg_dsn_items(pg_dsn):
     with target.connect(pg_dsn) as conn:
         info = target.read_table_info(conn, tables.rules())
         yield conn, duck, info
+
+
+def test_types_whose_text_cast_differs_from_their_output(pg_dsn):
+    """bool, char(n), inet and a domain over bool print differently under ::text; the snapshot must match ::text."""
+    tables.create(pg_dsn, "CREATE DOMAIN flag AS boolean; CREATE TABLE {t} (id char(4) PRIMARY KEY, b boolean, "
+                          "c char(5), ip inet, f flag, arr boolean[], v varchar(9), n name)", table="odd",
+                  rows=[("k1", True, "ab", "10.0.0.1", False, "{t,f}", "v ", "nm"),
+                        ("k2", None, None, None, None, None, None, None)],
+                  columns=("id", "b", "c", "ip", "f", "arr", "v", "n"))
+    fields = ("b", "c", "ip", "f", "arr", "v", "n")
+    duck = duckdb.connect()
+    with target.connect(pg_dsn) as conn:
+        info = target.read_table_info(conn, tables.rules("odd", fields))
+        target.snapshot_to_duckdb(conn, duck, info, fields)
+    expected = set(tables.fetch(pg_dsn, "SELECT id::text, " + ", ".join(f"{f}::text" for f in fields) + " FROM odd"))
+    assert set(duck.execute("SELECT * FROM target").fetchall()) == expected
+    assert ("k1", "true", "ab", "10.0.0.1/32", "false", "{t,f}", "v ", "nm") in expected
