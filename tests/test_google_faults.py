@@ -76,6 +76,19 @@ def test_backoff_grows_exponentially_with_full_jitter():
     assert clock.sleeps == [0.5, 1, 2, 4, 8, 8, 8]
 
 
+def test_a_body_cut_off_mid_array_is_retried(emulator, sheet):
+    emulator.cuts = 1
+    clock = FakeClock()
+    assert read_sheet(src(), clock)[1] == [(2, "1", "Ann")]
+    assert len(emulator.requests("values:batchGet")) == 2 and len(clock.sleeps) == 1
+
+
+def test_bodies_cut_off_every_time_fail_as_transient(emulator, sheet):
+    emulator.cuts = 99
+    with pytest.raises(TransientSourceError, match="response cut off .*after 5 attempts"):
+        read_sheet(src(), FakeClock())
+
+
 def test_a_failing_chunk_leaves_no_table(emulator):
     """Chunk 3 of 4 fails for good: the read raises and no table (partial or not) exists."""
     emulator.add(Spreadsheet("sheet-key", [synthetic_sheet(4_000, 3)]))

@@ -143,4 +143,6 @@ def test_100k_rows_read_in_chunks(emulator):
     assert len(emulator.requests("/v4/")) == 5
     first, last, n = con.execute("SELECT min(_row), max(_row), count(DISTINCT _row) FROM s").fetchone()
     assert (first, last, n) == (2, 100_001, 100_000)
+    # Every row sits at its own sheet row number, across chunk boundaries.
+    assert con.execute("SELECT count(*) FROM s WHERE c1 <> 'r' || _row || 'c1 text'").fetchone() == (0,)
     assert con.execute("SELECT c30 FROM s WHERE _row = 100001").fetchone() == ("r100001c30 text",)

@@ -2,8 +2,8 @@
 
 One metadata request finds the worksheet and its grid size; then the header row and the
 data come in ``values:batchGet`` requests of at most ``chunk_rows`` rows each. Response
-bodies are streamed to temporary files and parsed by DuckDB (``read_text`` +
-``json_extract`` + a cast to ``VARCHAR[][]``), so no Python object is ever built per cell:
+bodies are streamed to temporary files (only their ``values`` arrays) and parsed by DuckDB's
+JSON reader (``engine.sources.google_values``), so no Python object is ever built per cell:
 a 100,000 x 30 sheet parses in a fraction of a second (``bench/bench_google.py``).
 
 Every download finishes before the table is created: a failed or incomplete read raises
@@ -34,6 +34,7 @@ from ..rules.model import GoogleSheetsSource
 from . import register
 from .base import SheetData
 from .google_retry import RETRY_STATUSES, Retryable, RetryPolicy, with_retry
+from .google_values import BodyCutOff, load_rows, write_values
 
 SCOPES = ("https://www.googleapis.com/auth/spreadsheets.readonly",)
 SHEETS_API = "https://sheets.googleapis.com"
@@ -137,8 +138,9 @@ class GoogleSheet:
             params["dateTimeRenderOption"] = "SERIAL_NUMBER"
         return params
 
-    def _download(self, sheet: Worksheet, folder: Path) -> list[Path]:
-        """Every chunk of rows from the header down, each to its own file: ``rows_<first>.json``."""
+    def _download(self, sheet: Worksheet, folder: Path) -> list[tuple[int, Path]]:
+        """Every chunk of rows from the header down, each chunk's ``values`` array to a file of its
+        own; (first sheet row, file) per chunk."""
         if sheet.rows < self.rule.header_row:
             raise self._no_header(sheet, sheet.rows)
         files = []
@@ -150,31 +152,22 @@ class GoogleSheet:
             path = folder / f"rows_{first}.json"
             params = {**self._render(), "ranges": [a1_rows(sheet.title, first, last)]}
             self._http().download(self._values_url(), params, path)
-            files.append(path)
+            files.append((first, path))
         return files
 
     # -- DuckDB ------------------------------------------------------------------------
 
     def _load(self, con: duckdb.DuckDBPyConnection, table: str, sheet: Worksheet,
-              files: list[Path]) -> SheetData:
-        paths = [str(p) for p in files]
-        header_row = self.rule.header_row
+              files: list[tuple[int, Path]]) -> SheetData:
         try:
-            header, width = con.execute(
-                f"SELECT list_extract(list(r) FILTER (WHERE _row = ?), 1), "
-                f"coalesce(max(len(r)), 0) FROM ({_ROWS})", [header_row, paths]).fetchone()
+            header, n = load_rows(con, table, files, self.rule.header_row)
         except duckdb.Error as err:
-            raise SourceError(f"cannot parse the Sheets API response for {self._origin(sheet)}: {err}") from err
-        headers = _trim(header or [])
-        n = max(len(headers), width, 1)
-        cells = ", ".join(f"coalesce(r[{i}], '') AS c{i}" for i in range(1, n + 1))
-        con.execute(
-            f"CREATE OR REPLACE TABLE {_ident(table)} AS SELECT CAST(_row AS INTEGER) AS _row, {cells} "
-            f"FROM ({_ROWS}) WHERE _row > ? AND coalesce(array_to_string(r, ''), '') <> '' "
-            "ORDER BY _row", [paths, header_row])
+            raise SourceError(f"cannot parse the Sheets API response for {self._origin(sheet)}: "
+                              f"{str(err).splitlines()[0]}", location=self._location()) from err
         rows = con.execute(f"SELECT count(*) FROM {_ident(table)}").fetchone()[0]
+        headers = _trim(header or [])
         headers = headers + ("",) * (n - len(headers))
-        return SheetData(table, headers, header_row, rows, self._origin(sheet))
+        return SheetData(table, headers, self.rule.header_row, rows, self._origin(sheet))
 
     # -- errors ------------------------------------------------------------------------
 
@@ -231,15 +224,6 @@ class GoogleSheet:
                                location=where, details={"status": 401})
         return SourceError(f"the Sheets API refused to read spreadsheet {self.key} ({status}: {text})",
                            location=where, details={"status": status})
-
-
-_ROWS = """
-SELECT CAST(regexp_extract(filename, 'rows_([0-9]+)\\.json$', 1) AS BIGINT) + i - 1 AS _row, r
-FROM (SELECT filename, generate_subscripts(v, 1) AS i, unnest(v) AS r
-      FROM (SELECT filename,
-                   CAST(json_extract(content, '$.valueRanges[0].values') AS VARCHAR[][]) AS v
-            FROM read_text(?)))
-"""
 
 
 def pick_worksheet(sheets: list[Worksheet], rule: GoogleSheetsSource, url_gid: int | None,
@@ -342,7 +326,8 @@ def sheets_client_class() -> type:
             return self.request("get", endpoint, params=params).json()
 
         def download(self, endpoint: str, params: Mapping[str, Any], dest: Path) -> None:
-            """Stream a response body to ``dest``; a cut-off body is retried like a 5xx."""
+            """Stream the ``values`` array of a one-range batchGet to ``dest``; a cut-off body is
+            retried like a 5xx."""
             url = _routed(endpoint)
 
             def once() -> None:
@@ -350,10 +335,9 @@ def sheets_client_class() -> type:
                                                                  timeout=self.timeout))
                 try:
                     with open(dest, "wb") as fh:
-                        for block in response.iter_content(DOWNLOAD_BLOCK):
-                            fh.write(block)
-                except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as err:
-                    raise Retryable(f"Sheets API response cut off: {type(err).__name__}") from err
+                        write_values(response.iter_content(DOWNLOAD_BLOCK), fh)
+                except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, BodyCutOff) as err:
+                    raise Retryable(f"Sheets API response cut off ({err})") from err
                 finally:
                     response.close()
             with_retry(once, self.retry, f"GET {_short(url)}")

@@ -12,7 +12,8 @@ Serves, on 127.0.0.1 (see /work/shared/docs/google-sheets-api.md for the real AP
 
 Cells are stored typed (``Num``, ``Date``, ``Err``, ``Formula``, bool, int, float, str) so
 both render options are real. Faults are injected with ``fail(status, times)`` (``times=None``:
-forever), ``latency`` and ``forbidden``; ``log`` records every request.
+forever), ``cuts`` (bodies that stop mid-array), ``latency``, ``forbidden`` and ``token_error``;
+``log`` records every request.
 
 Run by hand: ``python tests/support/sheets_emulator.py --csv FILE | --json FILE [--port N]``.
 """
@@ -191,8 +192,8 @@ def col_letters(n: int) -> str:
 def split_range(text: str) -> tuple[str | None, str | None]:
     """(sheet title or None, cell part or None) of an A1 range.
 
-    >>> split_range("'Bob''s'!1:2"), split_range("A5:A"), split_range("Sheet1")
-    (("Bob's", '1:2'), (None, 'A5:A'), ('Sheet1', None))
+    >>> split_range("'Bob''s'!1:2"), split_range("A5:A"), split_range("My Sheet")
+    (("Bob's", '1:2'), (None, 'A5:A'), ('My Sheet', None))
     """
     if text.startswith("'"):
         i, title = 1, []
@@ -305,6 +306,7 @@ class Emulator:
         self.latency = 0.0
         self.forbidden: set[str] = set()
         self.token_error: int | None = None
+        self.cuts = 0  # value responses to cut off after their first rows (the connection drops)
         self.tokens: set[str] = set()
         self.token_claims: list[dict[str, Any]] = []
         self.keys: dict[str, Any] = {}  # kid -> public key
@@ -347,11 +349,19 @@ class Emulator:
             self.forbidden.clear()
             self.latency = 0.0
             self.token_error = None
+            self.cuts = 0
 
     def fail(self, status: int, times: int | None = 1, path: str = "") -> None:
         """Answer the next ``times`` API requests (None: all) whose path contains ``path`` with ``status``."""
         with self.lock:
             self.faults.append(Fault(status, times, path))
+
+    def take_cut(self) -> bool:
+        with self.lock:
+            if self.cuts > 0:
+                self.cuts -= 1
+                return True
+        return False
 
     def requests(self, kind: str = "") -> list[tuple[str, str, dict[str, list[str]]]]:
         """Logged requests whose path contains ``kind`` (e.g. 'values:batchGet', '/token')."""
@@ -496,6 +506,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json; charset=UTF-8")
         self.end_headers()
         write = self.wfile.write
+        cut = self.emu.take_cut()
         if key is not None:
             write(b'{"spreadsheetId": ' + json.dumps(key).encode() + b', "valueRanges": [')
         for n, box in enumerate(boxes):
@@ -505,9 +516,11 @@ class _Handler(BaseHTTPRequestHandler):
             batch: list[list[Any]] = []
             for row in trimmed_rows(box, value_opt, date_opt):
                 batch.append(row)
-                if len(batch) >= BATCH:
+                if len(batch) >= BATCH or cut:
                     write((b', "values": [' if first else b", ") + json.dumps(batch, ensure_ascii=False)[1:-1].encode())
                     first, batch = False, []
+                    if cut:
+                        return  # the connection closes mid-array
             if batch:
                 write((b', "values": [' if first else b", ") + json.dumps(batch, ensure_ascii=False)[1:-1].encode())
                 first = False
