@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import difflib
 import os
+import select
 import tempfile
+import threading
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, Collection, Iterator, Mapping, Sequence
+from typing import Any, Callable, Collection, Iterator, Mapping, Sequence
 
 import duckdb
 import psycopg
@@ -288,33 +289,101 @@ def check_table_keys(conn: psycopg.Connection, table_info: TableInfo) -> None:
 _PG_COPY_OUT = "COPY ({query}) TO STDOUT (FORMAT csv, FORCE_QUOTE *, ENCODING 'UTF8')"
 _DUCK_READ = ("CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_csv(?, columns = {columns}, header = false, "
               "delim = ',', quote = '\"', escape = '\"', nullstr = '', allow_quoted_nulls = false, "
-              "auto_detect = false, new_line = '\\n', parallel = true)")
+              "auto_detect = false, new_line = '\\n', parallel = {parallel})")
 
 
 def snapshot_to_duckdb(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, table_info: TableInfo,
                        fields: Sequence[str], *, table: str = "target", keys: Sequence[str] | None = None) -> int:
     """Copy the key and ``fields`` of the table into DuckDB ``table(k, <field>...)``, all VARCHAR.
 
-    One ``COPY (SELECT key::text, f::text ...) TO STDOUT``: values are PostgreSQL's text output,
+    One ``COPY (SELECT key, f ...) TO STDOUT``: values are exactly ``SELECT col::text``,
     NULL stays NULL and '' stays ''. ``keys`` restricts the copy to those key values.
     Returns the number of rows copied.
     """
     unknown = [f for f in fields if f not in table_info.columns]
     if unknown:
         raise MappingError(f"fields not in the table info of {table_info.qualified}: {', '.join(unknown)}")
+    columns = _duck_struct({"k": "VARCHAR", **{f: "VARCHAR" for f in fields}})
+
+    def load(path: str, seekable: bool) -> None:
+        duck.execute(_DUCK_READ.format(table=duck_ident(table), columns=columns, parallel=str(seekable).lower()),
+                     [path])
+
     with db_errors(f"snapshot of {table_info.qualified}"):
         casts = _columns_needing_cast(conn, table_info, [table_info.key.name, *fields])
-    select = snapshot_query(table_info, fields, restricted=keys is not None, cast=casts)
-    copy = sql.SQL(_PG_COPY_OUT).format(query=select)
-    with tempfile.TemporaryDirectory(prefix="reconcile-snap-") as folder:
-        path = Path(folder) / "target.csv"
-        with db_errors(f"snapshot of {table_info.qualified}"), open(path, "wb") as out:
-            with conn.cursor().copy(copy, [list(keys)] if keys is not None else None) as cp:
-                for chunk in cp:
-                    out.write(chunk)
-        columns = {"k": "VARCHAR", **{f: "VARCHAR" for f in fields}}
-        duck.execute(_DUCK_READ.format(table=duck_ident(table), columns=_duck_struct(columns)), [str(path)])
+        select = snapshot_query(table_info, fields, restricted=keys is not None, cast=casts)
+        stream_copy_out(conn, sql.SQL(_PG_COPY_OUT).format(query=select),
+                        [list(keys)] if keys is not None else None, load)
     return int(duck.execute(f"SELECT count(*) FROM {duck_ident(table)}").fetchone()[0])
+
+
+def stream_copy_out(conn: psycopg.Connection, copy: sql.Composable, params: Sequence[Any] | None,
+                    consume: Callable[[str, bool], None]) -> None:
+    """Run ``COPY ... TO STDOUT`` into a path that ``consume(path, seekable)`` reads.
+
+    Where the OS has named pipes the path is a FIFO fed by a thread, so the reader parses while
+    PostgreSQL prints (the two overlap on two cores); elsewhere it is a temporary file.
+    A failed COPY is raised even when the reader failed first on the truncated data.
+    """
+    with tempfile.TemporaryDirectory(prefix="reconcile-snap-") as folder:
+        path = os.path.join(folder, "copy.csv")
+        if not hasattr(os, "mkfifo"):
+            _copy_to_path(conn, copy, params, path)
+            consume(path, True)
+            return
+        os.mkfifo(path, 0o600)
+        failure: list[BaseException] = []
+        producer = threading.Thread(target=_produce, args=(conn, copy, params, path, failure), daemon=True)
+        producer.start()
+        try:
+            consume(path, False)
+        except BaseException:
+            if producer.is_alive():
+                conn.cancel_safe()  # the reader gave up: stop the COPY instead of draining all of it
+            _drain(path, producer)
+            if failure:
+                raise failure[0] from None
+            raise
+        _drain(path, producer)
+        if failure:
+            raise failure[0]
+
+
+def _copy_to_path(conn: psycopg.Connection, copy: sql.Composable, params: Sequence[Any] | None, path: str) -> None:
+    with open(path, "wb") as out, conn.cursor().copy(copy, params) as cp:
+        for chunk in cp:
+            out.write(chunk)
+
+
+def _produce(conn: psycopg.Connection, copy: sql.Composable, params: Sequence[Any] | None, path: str,
+             failure: list[BaseException]) -> None:
+    try:
+        _copy_to_path(conn, copy, params, path)
+    except BaseException as exc:  # handed to the main thread, which raises it
+        failure.append(exc)
+
+
+def _drain(path: str, producer: threading.Thread) -> None:
+    """Wait for the producer; read and drop what it still writes so it never blocks on a full pipe."""
+    if not producer.is_alive():
+        producer.join()
+        return
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        while producer.is_alive():
+            ready, _, _ = select.select([fd], [], [], 0.05)
+            if not ready or not _read_some(fd):
+                producer.join(0.01)
+    finally:
+        os.close(fd)
+    producer.join()
+
+
+def _read_some(fd: int) -> bytes:
+    try:
+        return os.read(fd, 1 << 20)
+    except BlockingIOError:
+        return b""
 
 
 def snapshot_query(table_info: TableInfo, fields: Sequence[str], *, restricted: bool = False,
@@ -357,5 +426,5 @@ def _duck_struct(columns: Mapping[str, str]) -> str:
 
 
 __all__ = ["APPLICATION_NAME", "SESSION_SETTINGS", "check_table_keys", "classify", "connect", "db_errors", "duck_ident",
-           "key_is_unique", "read_table_info", "resolve_dsn", "snapshot_query", "snapshot_to_duckdb",
+           "key_is_unique", "read_table_info", "resolve_dsn", "snapshot_query", "snapshot_to_duckdb", "stream_copy_out",
            "table_ident"]

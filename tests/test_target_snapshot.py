@@ -138,3 +138,30 @@ def test_types_whose_text_cast_differs_from_their_output(pg_dsn):
     expected = set(tables.fetch(pg_dsn, "SELECT id::text, " + ", ".join(f"{f}::text" for f in fields) + " FROM odd"))
     assert set(duck.execute("SELECT * FROM target").fetchall()) == expected
     assert ("k1", "true", "ab", "10.0.0.1/32", "false", "{t,f}", "v ", "nm") in expected
+
+
+def test_copy_failing_midway_raises_the_database_error(pg_dsn):
+    """The pipe to DuckDB is cut mid-stream; the error raised is PostgreSQL's, classified, and the
+    connection is usable after a rollback."""
+    tables.create(pg_dsn, "CREATE VIEW {t} AS SELECT g AS id, (100 / (50000 - g))::text AS note "
+                          "FROM generate_series(1, 60000) AS g", table="fragile")
+    duck = duckdb.connect()
+    with target.connect(pg_dsn) as conn:
+        info = target.read_table_info(conn, tables.rules("fragile", ("note",)))
+        with pytest.raises(target.DatabaseError) as err:
+            target.snapshot_to_duckdb(conn, duck, info, ["note"])
+        assert err.value.details["sqlstate"] == "22012"
+        conn.rollback()
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_reader_failing_does_not_hang_the_copy(pg_dsn):
+    tables.create(pg_dsn, rows=_rows())
+    duck = duckdb.connect()
+    with target.connect(pg_dsn) as conn:
+        info = target.read_table_info(conn, tables.rules())
+        duck.close()
+        with pytest.raises(duckdb.Error):
+            target.snapshot_to_duckdb(conn, duck, info, ["note"])
+        conn.rollback()
+        assert conn.execute("SELECT count(*) FROM items").fetchone() == (len(TRICKY_TEXT),)
