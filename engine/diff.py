@@ -1,0 +1,130 @@
+"""The field-level diff, in DuckDB only: what differs between the sheet and the table.
+
+``compute_diff`` never asks where its data came from. It reads two DuckDB tables (the
+sheet as a source wrote it, the table's snapshot) and writes the long relation ``diff``
+with the columns of ``engine.results.DiffRow``:
+
+- ``changed``: a matched row whose value differs under the field's comparison (also for
+  ``compare: never``: reported; ``engine.plan`` never writes it);
+- ``invalid``: a transform could not read the cell (matched and new rows alike);
+- ``new_row``: the key is not in the table (one row per field, with its sheet value);
+- ``missing_row``: the key is not in the sheet (field NULL);
+- ``duplicate_key``: the key is on several sheet rows (each row reported, none applied);
+- ``null_key``: the key is empty, NULL or unreadable after its transforms.
+
+Equal values give no rows. ``sheet_value`` is the typed value as text PostgreSQL parses back
+to the same value; ``table_value`` is the snapshot's text, unchanged (the compare-and-set value).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from .columns import ColumnMap, TableInfo
+from .duck_types import duck_type, render_sql
+from .errors import DataError
+from .resources import sql as sql_text
+from .results import FieldCounts
+from .rules.model import FieldRule, RuleSet
+from .snapshot import SHEET_KEYS, keyed_sheet
+from .transforms import Lane, chain_query, compile_chain, equal_sql, ident, prepare_chains, sql_literal
+
+DIFF_TABLE = "diff"
+DIFF_COLUMNS = ("record_key", "field", "status", "sheet_row", "raw_value", "sheet_value", "table_value", "message")
+DIFF_FAILED = "RC204"
+
+
+@dataclass(frozen=True)
+class DiffSummary:
+    """Figures of one diff; the rows themselves stay in DuckDB (``table``)."""
+
+    fields: tuple[FieldCounts, ...]  # compared, differing, invalid per diffed field
+    sheet_rows: int = 0
+    table_rows: int = 0
+    matched_rows: int = 0  # sheet rows with a unique key found in the table
+    new_rows: int = 0  # unique sheet keys not in the table
+    missing_rows: int = 0  # table keys not in the sheet
+    duplicate_keys: int = 0  # distinct keys on several sheet rows
+    duplicate_rows: int = 0  # the sheet rows holding them
+    null_keys: int = 0  # sheet rows without a usable key
+    changed_rows: int = 0  # matched rows with at least one changed field
+    invalid: int = 0  # invalid cells
+    table: str = DIFF_TABLE
+    sheet_keys: str = SHEET_KEYS
+    target: str = "target"
+    key_type: str = "VARCHAR"  # DuckDB type of the key
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(c.field for c in self.fields)
+
+
+def diffed_fields(rules: RuleSet, columns: ColumnMap, table_info: TableInfo) -> list[FieldRule]:
+    """Fields read from the sheet and present in the table; header problems are left out."""
+    return [f for f in rules.fields
+            if f.name in columns.fields and f.name not in columns.skipped and f.name in table_info.columns]
+
+
+def compute_diff(con: duckdb.DuckDBPyConnection, rules: RuleSet, columns: ColumnMap, table_info: TableInfo, *,
+                 sheet: str = "sheet", target: str = "target", table: str = DIFF_TABLE) -> DiffSummary:
+    """Create the DuckDB table ``table`` (the long diff) and return its counts.
+
+    Set-based: one pass for the sheet's keys, one for the fields (transform chains in layered
+    projections, a full join on the typed key, statuses per field, only the differing rows
+    expanded), and a few counting queries.
+    """
+    fields = diffed_fields(rules, columns, table_info)
+    key_type = duck_type(table_info.key.pg_type)
+    lanes = [Lane(ident(f"c{columns.fields[f.name].index}"), compile_chain(f.transforms),
+                  duck_type(table_info.columns[f.name].pg_type), table_info.columns[f.name].pg_type) for f in fields]
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        keyed_sheet(con, rules, columns, table_info, sheet)
+        prepare_chains(con, sheet, lanes)
+        con.execute(_diff_sql(fields, lanes, columns, sheet, target, key_type, table))
+        return _summary(con, fields, table, target, key_type)
+    except duckdb.Error as err:
+        raise DataError(f"the diff of {rules.name} failed in DuckDB: {err}", code=DIFF_FAILED,
+                        hint="a `sql:` transform may not fit the cells it reads; run `reconcile check`") from err
+
+
+def _diff_sql(fields: list[FieldRule], lanes: list[Lane], columns: ColumnMap, sheet: str, target: str,
+              key_type: str, table: str) -> str:
+    raw = [f"c{columns.fields[f.name].index}" for f in fields]
+    chain = chain_query(sheet, lanes, ["_row", *dict.fromkeys(raw)])
+    table_columns, statuses, structs = [], [], []
+    for i, (f, lane) in enumerate(zip(fields, lanes)):
+        col = ident(f.name)
+        table_columns.append(f", {col} AS t{i}, TRY_CAST({col} AS {lane.to_type}) AS tt{i}")
+        equal = equal_sql(f.compare, f"l{i}_v", f"tt{i}", lane.to_type)
+        statuses.append(f", CASE WHEN _row IS NULL THEN NULL WHEN l{i}_e IS NOT NULL THEN 'invalid' "
+                        f"WHEN table_key IS NULL THEN 'new_row' WHEN NOT {equal} THEN 'changed' END AS st{i}")
+        structs.append(f"{{'field': {sql_literal(f.name)}, 'status': st{i}, 'raw_value': {ident(raw[i])}, "
+                       f"'sheet_value': CASE WHEN st{i} <> 'invalid' THEN {render_sql(f'l{i}_v', lane.to_type)} END, "
+                       f"'table_value': t{i}, 'message': l{i}_e}}")
+    if not fields:  # a rule set reading no field still reports its new rows
+        structs.append("{'field': NULL::VARCHAR, 'status': CASE WHEN table_key IS NULL THEN 'new_row' END, "
+                       "'raw_value': NULL::VARCHAR, 'sheet_value': NULL::VARCHAR, 'table_value': NULL::VARCHAR, "
+                       "'message': NULL::VARCHAR}")
+    return sql_text("diff/field_diff.sql").format(
+        diff=ident(table), chain=chain, sheet_keys=ident(SHEET_KEYS), target=ident(target), key_type=key_type,
+        table_columns="".join(table_columns), statuses="".join(statuses),
+        any_status="".join(f" OR st{i} IS NOT NULL" for i in range(len(fields))), structs=", ".join(structs))
+
+
+def _summary(con: duckdb.DuckDBPyConnection, fields: list[FieldRule], table: str, target: str,
+             key_type: str) -> DiffSummary:
+    names = dict(diff=ident(table), sheet_keys=ident(SHEET_KEYS), target=ident(target), key_type=key_type)
+    (sheet_rows, table_rows, matched, unique, dup_keys, dup_rows, null_keys, missing, changed,
+     invalid) = con.execute(sql_text("diff/counts.sql").format(**names)).fetchall()[0]
+    per_field = {name: (d, i) for name, d, i in con.execute(sql_text("diff/field_counts.sql").format(**names)).fetchall()}
+    counts = tuple(FieldCounts(f.name, compared=matched, differing=per_field.get(f.name, (0, 0))[0],
+                               invalid=per_field.get(f.name, (0, 0))[1]) for f in fields)
+    return DiffSummary(counts, sheet_rows=sheet_rows, table_rows=table_rows, matched_rows=matched,
+                       new_rows=unique - matched, missing_rows=missing, duplicate_keys=dup_keys,
+                       duplicate_rows=dup_rows, null_keys=null_keys, changed_rows=changed, invalid=invalid,
+                       table=table, sheet_keys=SHEET_KEYS, target=target, key_type=key_type)
+
+
+__all__ = ["DIFF_COLUMNS", "DIFF_TABLE", "DiffSummary", "compute_diff", "diffed_fields"]

@@ -1,0 +1,102 @@
+"""PostgreSQL column types as DuckDB types, and typed values as text PostgreSQL reads back.
+
+The diff compares sheet and table values typed like the table column. Both sides arrive as
+text (sheet cells; the snapshot's ``::text`` output), are cast with ``TRY_CAST`` to the DuckDB
+type chosen here, compared, and the sheet's value is rendered back to text for the write.
+
+Choices worth knowing:
+
+- ``numeric`` without a precision (or with one above 38, DuckDB's limit) becomes
+  ``DECIMAL(38,10)``: exact to 10 fraction digits, up to 28 integer digits. Its text drops
+  trailing fraction zeros (``12.5``, not ``12.5000000000``).
+- ``timestamp with time zone`` is DuckDB's ``TIMESTAMPTZ`` (ICU is built into this DuckDB);
+  rendered in UTC with an explicit ``+00`` offset whatever the session's time zone.
+- ``real`` and ``double precision`` are both ``DOUBLE``.
+- ``json``, ``jsonb``, arrays, ``character(n)`` and anything unknown stay ``VARCHAR``:
+  compared as the text PostgreSQL prints.
+"""
+from __future__ import annotations
+
+import re
+
+UNCONSTRAINED_NUMERIC = "DECIMAL(38,10)"
+
+_EXACT = {
+    "text": "VARCHAR", "character varying": "VARCHAR", "varchar": "VARCHAR", "name": "VARCHAR",
+    "citext": "VARCHAR", "smallint": "BIGINT", "integer": "BIGINT", "bigint": "BIGINT",
+    "int2": "BIGINT", "int4": "BIGINT", "int8": "BIGINT", "int": "BIGINT",
+    "real": "DOUBLE", "double precision": "DOUBLE", "float4": "DOUBLE", "float8": "DOUBLE",
+    "boolean": "BOOLEAN", "bool": "BOOLEAN", "date": "DATE",
+    "timestamp without time zone": "TIMESTAMP", "timestamp": "TIMESTAMP",
+    "timestamp with time zone": "TIMESTAMPTZ", "timestamptz": "TIMESTAMPTZ",
+    "time without time zone": "TIME", "time": "TIME", "uuid": "UUID",
+}
+_NUMERIC = re.compile(r"^(?:numeric|decimal)(?:\((\d+)(?:,\s*(-?\d+))?\))?$")
+_PRECISION = re.compile(r"^(timestamp|time)\(\d\)( with(?:out)? time zone)?$")
+_VARCHAR_N = re.compile(r"^character varying\(\d+\)$")
+
+
+def duck_type(pg_type: str) -> str:
+    """The DuckDB type that holds values of a PostgreSQL column type (``format_type`` text).
+
+    >>> [duck_type(t) for t in ("text", "character varying(50)", "integer", "bigint", "smallint")]
+    ['VARCHAR', 'VARCHAR', 'BIGINT', 'BIGINT', 'BIGINT']
+    >>> duck_type("numeric(12,1)"), duck_type("numeric(5)"), duck_type("numeric"), duck_type("numeric(50,2)")
+    ('DECIMAL(12,1)', 'DECIMAL(5,0)', 'DECIMAL(38,10)', 'DECIMAL(38,10)')
+    >>> duck_type("double precision"), duck_type("boolean"), duck_type("date")
+    ('DOUBLE', 'BOOLEAN', 'DATE')
+    >>> duck_type("timestamp without time zone"), duck_type("timestamp(3) with time zone")
+    ('TIMESTAMP', 'TIMESTAMPTZ')
+    >>> duck_type("uuid"), duck_type("jsonb"), duck_type("text[]"), duck_type("character(3)")
+    ('UUID', 'VARCHAR', 'VARCHAR', 'VARCHAR')
+    """
+    name = pg_type.strip().lower()
+    if name in _EXACT:
+        return _EXACT[name]
+    if _VARCHAR_N.match(name):
+        return "VARCHAR"
+    numeric = _NUMERIC.match(name)
+    if numeric:
+        return _decimal(numeric.group(1), numeric.group(2))
+    precise = _PRECISION.match(name)
+    if precise:
+        return _EXACT[precise.group(1) + (precise.group(2) or " without time zone")]
+    return "VARCHAR"
+
+
+def _decimal(precision: str | None, scale: str | None) -> str:
+    if precision is None or int(precision) > 38:
+        return UNCONSTRAINED_NUMERIC
+    p, s = int(precision), int(scale or 0)
+    if s < 0 or s > p:  # PostgreSQL 15 allows these; DuckDB does not
+        return UNCONSTRAINED_NUMERIC
+    return f"DECIMAL({p},{s})"
+
+
+def render_sql(expr: str, dtype: str) -> str:
+    """SQL rendering a value of ``dtype`` as text PostgreSQL parses back to the same value.
+
+    >>> render_sql("x", "VARCHAR")
+    'x'
+    >>> render_sql("x", "TIMESTAMPTZ")
+    "(CAST(timezone('UTC', x) AS VARCHAR) || '+00')"
+    """
+    if dtype == "VARCHAR":
+        return expr
+    if dtype == "TIMESTAMPTZ":
+        return f"(CAST(timezone('UTC', {expr}) AS VARCHAR) || '+00')"
+    if dtype == UNCONSTRAINED_NUMERIC:
+        return f"regexp_replace(CAST({expr} AS VARCHAR), '\\.?0+$', '')"
+    return f"CAST({expr} AS VARCHAR)"
+
+
+def is_numeric(dtype: str) -> bool:
+    """True for the DuckDB types the numeric comparison does exact arithmetic on.
+
+    >>> is_numeric("BIGINT"), is_numeric("DECIMAL(12,2)"), is_numeric("DOUBLE")
+    (True, True, False)
+    """
+    return dtype == "BIGINT" or dtype.startswith("DECIMAL")
+
+
+__all__ = ["UNCONSTRAINED_NUMERIC", "duck_type", "is_numeric", "render_sql"]

@@ -1,0 +1,427 @@
+"""Each transform and comparison of a rule file compiled to a DuckDB SQL expression.
+
+A chain is applied in *layers*: step ``i`` of every field is computed in one projection over
+the columns of layer ``i - 1``, so a chain of n steps is n cheap projections, whatever the
+number of rows, and no expression is ever nested inside itself. Each step yields
+
+- a value expression (NULL passes through every step except ``default``), and
+- an error expression: NULL when the cell is fine, else a message naming the transform
+  and quoting the text, e.g. ``to_integer: '三人' is not an integer``.
+
+The first error of a chain wins (``coalesce``), so invalid cells are found set-wise, in SQL.
+Literal values from rule files enter SQL only through ``sql_literal``.
+"""
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Callable, Sequence
+
+import duckdb
+
+from .duck_types import is_numeric, render_sql
+from .rules.model import Comparison, Transform
+from .sources.base import CELL_ERRORS
+
+# Whitespace as Python's str.isspace() sees it: Unicode separators plus the ASCII controls.
+WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680" + "".join(
+    chr(c) for c in range(0x2000, 0x200B)) + "\u2028\u2029\u202f\u205f\u3000"
+_WS_CLASS = r"[\t\n\x{0b}\x{0c}\r\x{1c}-\x{1f}\x{85}\p{Z}]"
+_INTEGER = r"^\s*[+-]?[0-9]+\s*$"
+_DECIMAL = r"^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$"
+_SERIAL = r"^\s*[0-9]+(\.[0-9]+)?\s*$"
+SERIAL_EPOCH = "1899-12-30"
+NFKC_TABLE = "reconcile_nfkc"
+_NFKC_ALIAS = "__nfkc__"
+DEFAULT_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d")
+DEFAULT_TIMESTAMP_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M")
+
+
+def sql_literal(value: Any) -> str:
+    """THE way a value from a rule file enters SQL: a quoted DuckDB string literal, or NULL.
+
+    >>> sql_literal("it's"), sql_literal(None), sql_literal(True), sql_literal(3)
+    ("'it''s'", 'NULL', "'true'", "'3'")
+    """
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    text = str(value)
+    if "\x00" in text:
+        raise ValueError("a NUL character cannot be used in a rule value")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def ident(name: str) -> str:
+    """A quoted DuckDB identifier.
+
+    >>> ident('a"b')
+    '"a""b"'
+    """
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _quoted(v: str) -> str:
+    """SQL text quoting a value in a message: ``'` || v || `'``."""
+    return f"('''' || CAST({v} AS VARCHAR) || '''')"
+
+
+def _error_when(condition: str, v: str, prefix: str, suffix: str) -> str:
+    return f"CASE WHEN {condition} THEN {sql_literal(prefix + ': ')} || {_quoted(v)} || {sql_literal(suffix)} END"
+
+
+def _in_list(v: str, texts: Sequence[Any]) -> str:
+    return f"{v} IN ({', '.join(sql_literal(t) for t in texts)})" if texts else "false"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One compiled step over an input column: its value, its error (or None), its output type."""
+
+    value: str
+    error: str | None
+    dtype: str
+    join: str | None = None  # nfkc: the text to look up in the NFKC dictionary
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A chain ready to layer: step builders, and the SQL macros its ``sql`` steps need."""
+
+    steps: tuple[Callable[[str], Step], ...]
+    macros: tuple[tuple[str, str], ...] = ()
+    names: tuple[str, ...] = ()
+
+    def upto(self, n: int) -> Compiled:
+        """The first ``n`` steps only."""
+        return Compiled(self.steps[:n], self.macros, self.names[:n])
+
+
+# -- text transforms ----------------------------------------------------------------------------
+
+def _text(v: str, dtype: str) -> str:
+    return v if dtype == "VARCHAR" else f"CAST({v} AS VARCHAR)"
+
+
+def _trim(v: str) -> Step:
+    return Step(f"trim({v}, {sql_literal(WHITESPACE)})", None, "VARCHAR")
+
+
+def _collapse(v: str) -> Step:
+    return Step(f"regexp_replace({v}, '{_WS_CLASS}+', ' ', 'g')", None, "VARCHAR")
+
+
+def _nfkc(v: str) -> Step:
+    # ASCII is NFKC already, so only other texts are looked up in the dictionary that
+    # ``prepare_nfkc`` filled from Python's unicodedata (the layer joins it as _NFKC_ALIAS).
+    return Step(f"CASE WHEN strlen({v}) = length({v}) THEN {v} ELSE coalesce({_NFKC_ALIAS}.dst, {v}) END",
+                None, "VARCHAR", join=v)
+
+
+def _null_if(v: str, texts: Sequence[Any]) -> Step:
+    return Step(f"CASE WHEN {_in_list(v, texts)} THEN NULL ELSE {v} END", None, "VARCHAR")
+
+
+def _map(v: str, args: dict[str, Any]) -> Step:
+    values: dict[Any, Any] = args["values"]
+    unmapped = args.get("unmapped", "keep")
+    whens = " ".join(f"WHEN {sql_literal(k)} THEN {sql_literal(t)}" for k, t in values.items())
+    other = {"keep": v, "null": "NULL", "invalid": "NULL"}[unmapped]
+    value = f"CASE {v} {whens} ELSE {other} END" if whens else other
+    error = None
+    if unmapped == "invalid":
+        shown = ", ".join(map(str, values))[:200]
+        error = _error_when(f"{v} IS NOT NULL AND NOT ({_in_list(v, list(values))})", v, "map",
+                            f" is not one of the mapped values ({shown})")
+    return Step(value, error, "VARCHAR")
+
+
+def _replace(v: str, args: dict[str, Any]) -> Step:
+    return Step(f"regexp_replace({v}, {sql_literal(args['pattern'])}, {sql_literal(args.get('with', ''))}, 'g')",
+                None, "VARCHAR")
+
+
+# -- typed transforms ---------------------------------------------------------------------------
+
+def _to_integer(v: str) -> Step:
+    ok = f"regexp_matches({v}, '{_INTEGER}')"
+    value = f"CASE WHEN {ok} THEN TRY_CAST({v} AS BIGINT) END"
+    return Step(value, _error_when(f"{v} IS NOT NULL AND ({value}) IS NULL", v, "to_integer", " is not an integer"),
+                "BIGINT")
+
+
+def _to_decimal(v: str) -> Step:
+    # Stays text (checked, trimmed) so the cast to the column's type is exact at any scale.
+    ok = f"regexp_matches({v}, '{_DECIMAL}')"
+    value = f"CASE WHEN {ok} THEN trim({v}) END"
+    return Step(value, _error_when(f"{v} IS NOT NULL AND NOT {ok}", v, "to_decimal", " is not a decimal number"),
+                "VARCHAR")
+
+
+def _formats_text(formats: Sequence[str]) -> str:
+    return ", ".join(formats)
+
+
+def _to_date(v: str, args: dict[str, Any]) -> Step:
+    formats = list(args.get("formats") or DEFAULT_DATE_FORMATS)
+    value = f"CAST(try_strptime({v}, [{', '.join(map(sql_literal, formats))}]) AS DATE)"
+    return Step(value, _error_when(f"{v} IS NOT NULL AND ({value}) IS NULL", v, "to_date",
+                                   f" matches none of the formats {_formats_text(formats)}"), "DATE")
+
+
+def _to_timestamp(v: str, args: dict[str, Any]) -> Step:
+    formats = list(args.get("formats") or DEFAULT_TIMESTAMP_FORMATS)
+    zone = sql_literal(args.get("timezone") or "UTC")
+    tries = []
+    for fmt in formats:
+        parsed = f"try_strptime({v}, {sql_literal(fmt)})"
+        # A format with an offset gives an instant; one without is wall time in `timezone`.
+        tries.append(parsed if "%z" in fmt or "%Z" in fmt else f"timezone({zone}, {parsed})")
+    value = f"coalesce({', '.join(tries)})" if len(tries) > 1 else tries[0]
+    return Step(value, _error_when(f"{v} IS NOT NULL AND ({value}) IS NULL", v, "to_timestamp",
+                                   f" matches none of the formats {_formats_text(formats)}"), "TIMESTAMPTZ")
+
+
+def _to_boolean(v: str, args: dict[Any, Any]) -> Step:
+    trues = _bool_texts(args, True)
+    falses = _bool_texts(args, False)
+    value = f"CASE WHEN {_in_list(v, trues)} THEN true WHEN {_in_list(v, falses)} THEN false END"
+    shown = f" is not one of {', '.join(map(str, trues))} (true) or {', '.join(map(str, falses))} (false)"
+    return Step(value, _error_when(f"{v} IS NOT NULL AND ({value}) IS NULL", v, "to_boolean", shown), "BOOLEAN")
+
+
+def _bool_texts(args: dict[Any, Any], which: bool) -> list[Any]:
+    for key in (("true", True) if which else ("false", False)):
+        if key in args:
+            return list(args[key] or [])
+    return []
+
+
+def _sheet_serial_date(v: str) -> Step:
+    # Days since 1899-12-30; the fraction is the time of day, rounded to the second
+    # (spreadsheet floats carry noise below that). Formatted dates are accepted too.
+    serial = (f"CASE WHEN regexp_matches({v}, '{_SERIAL}') THEN TIMESTAMP '{SERIAL_EPOCH}' + "
+              f"to_seconds(CAST(round(TRY_CAST({v} AS DOUBLE) * 86400) AS BIGINT)) END")
+    formats = ", ".join(map(sql_literal, DEFAULT_TIMESTAMP_FORMATS + DEFAULT_DATE_FORMATS))
+    value = f"coalesce({serial}, try_strptime({v}, [{formats}]))"
+    return Step(value, _error_when(f"{v} IS NOT NULL AND ({value}) IS NULL", v, "sheet_serial_date",
+                                   " is not a serial day number or a date"), "TIMESTAMP")
+
+
+def _default(v: str, dtype: str, literal: Any) -> Step:
+    text = sql_literal(literal)
+    if dtype in ("VARCHAR", "ANY"):
+        return Step(f"coalesce({v}, {text})", None, dtype)
+    typed = f"TRY_CAST({text} AS {dtype})"
+    error = None if literal is None else f"CASE WHEN {v} IS NULL AND {typed} IS NULL THEN " \
+        f"{sql_literal(f'default: {literal!r} is not a valid {dtype}')} END"
+    return Step(f"coalesce({v}, {typed})", error, dtype)
+
+
+def macro_name(expr: str) -> str:
+    """A stable name for the DuckDB macro wrapping a ``sql`` transform's expression."""
+    return "reconcile_sql_" + hashlib.sha1(expr.encode()).hexdigest()[:12]
+
+
+def compile_chain(transforms: Sequence[Transform]) -> Compiled:
+    """The chain as step builders; each takes the SQL of its input column.
+
+    >>> from engine.rules.model import Transform
+    >>> chain = compile_chain([Transform("trim"), Transform("empty_to_null")])
+    >>> [s("v").value for s in chain.steps][1]
+    "NULLIF(v, '')"
+    """
+    steps: list[Callable[[str], Step]] = []
+    macros: list[tuple[str, str]] = []
+    dtype = "VARCHAR"
+    for t in transforms:
+        builder = _builder(t, dtype)
+        if t.name == "sql":
+            macros.append((macro_name(t.args), t.args))
+        steps.append(builder)
+        dtype = builder("v").dtype
+    return Compiled(tuple(steps), tuple(macros), tuple(t.name for t in transforms))
+
+
+def _builder(t: Transform, dtype: str) -> Callable[[str], Step]:
+    name, args = t.name, t.args
+    simple: dict[str, Callable[[str], Step]] = {
+        "trim": _trim, "collapse_whitespace": _collapse, "nfkc": _nfkc,
+        "lower": lambda v: Step(f"lower({v})", None, "VARCHAR"),
+        "upper": lambda v: Step(f"upper({v})", None, "VARCHAR"),
+        "empty_to_null": lambda v: Step(f"NULLIF({v}, '')", None, "VARCHAR"),
+        "null_if": lambda v: _null_if(v, args), "map": lambda v: _map(v, args),
+        "replace": lambda v: _replace(v, args), "to_integer": _to_integer, "to_decimal": _to_decimal,
+        "to_date": lambda v: _to_date(v, args or {}), "to_timestamp": lambda v: _to_timestamp(v, args or {}),
+        "to_boolean": lambda v: _to_boolean(v, args), "sheet_serial_date": _sheet_serial_date,
+        "sql": lambda v: Step(f"{macro_name(args)}({v})", None, "ANY"),
+    }
+    if name == "default":
+        return lambda v: _default(v, dtype, args)
+    if name not in simple:
+        raise ValueError(f"unknown transform {name!r}")
+    step = simple[name]
+    if dtype == "VARCHAR" or name == "sql":
+        return step
+    return lambda v: step(_text(v, dtype))  # a text transform after a typed one reads its text
+
+
+def cell_error(v: str) -> str:
+    """Error SQL for a spreadsheet error value (``#N/A``, ``#REF!``, ...) in a raw cell."""
+    return f"CASE WHEN {_in_list(v, CELL_ERRORS)} THEN 'cell holds the spreadsheet error ' || {_quoted(v)} END"
+
+
+def final_cast(v: str, from_type: str, to_type: str, pg_type: str) -> Step:
+    """The chain's value as the column's DuckDB type; a non-NULL value that fails is invalid."""
+    if from_type == to_type:
+        return Step(v, None, to_type)
+    if to_type == "BIGINT" and from_type in ("VARCHAR", "ANY"):
+        text = _text(v, from_type)
+        value = f"CASE WHEN regexp_matches({text}, '{_INTEGER}') THEN TRY_CAST({text} AS BIGINT) END"
+    elif to_type == "TIMESTAMP" and from_type == "TIMESTAMPTZ":
+        value = f"timezone('UTC', {v})"  # timestamp columns hold UTC wall time
+    else:
+        value = f"TRY_CAST({v} AS {to_type})"
+    return Step(value, _error_when(f"{v} IS NOT NULL AND ({value}) IS NULL", v, "type",
+                                   f" is not a valid {pg_type}"), to_type)
+
+
+@dataclass(frozen=True)
+class Lane:
+    """One value to transform: its input column, its chain, and the column type it must reach.
+
+    The layered query names its output columns ``l<i>_v`` (value) and ``l<i>_e`` (error).
+    """
+
+    source: str  # SQL of the input (a quoted sheet column)
+    chain: Compiled
+    to_type: str  # the DuckDB type of the table column
+    pg_type: str  # for messages
+
+
+def chain_query(source_table: str, lanes: Sequence[Lane], keep: Sequence[str], *, final: bool = True) -> str:
+    """SQL of the layered projection: ``keep`` columns, then ``l<i>_v, l<i>_e`` for each lane.
+
+    Layer 0 reads the cells (a spreadsheet error value is invalid at once); layer j applies
+    step j of every chain; the last layer casts each value to its column's type (unless
+    ``final`` is false). An ``nfkc`` step joins the NFKC dictionary (see ``prepare_nfkc``).
+    """
+    depth = max((len(lane.chain.steps) for lane in lanes), default=0)
+    kept = [ident(k) for k in keep]
+    first = kept + [f"{lane.source} AS l{i}_v, {cell_error(lane.source)} AS l{i}_e" for i, lane in enumerate(lanes)]
+    layers = [f"SELECT {', '.join(first)} FROM {ident(source_table)}"]
+    dtypes = ["VARCHAR"] * len(lanes)
+    for j in range(depth + 1 if final else depth):
+        cols, joins = list(kept), []
+        for i, lane in enumerate(lanes):
+            step = _layer_step(lane, j, depth, f"l{i}_v", dtypes[i])
+            dtypes[i] = step.dtype
+            value = step.value
+            if step.join is not None:
+                alias = f"n{i}"
+                value = value.replace(_NFKC_ALIAS, alias)
+                joins.append(f"LEFT JOIN {NFKC_TABLE} AS {alias} ON {alias}.src = {step.join}")
+            error = f"coalesce(l{i}_e, {step.error})" if step.error else f"l{i}_e"
+            cols.append(f"{value} AS l{i}_v, {error} AS l{i}_e")
+        layers.append(f"SELECT {', '.join(cols)} FROM _l{j} {' '.join(joins)}")
+    ctes = ", ".join(f"_l{j} AS ({sql})" for j, sql in enumerate(layers[:-1]))
+    return f"WITH {ctes} {layers[-1]}" if ctes else layers[-1]
+
+
+def _layer_step(lane: Lane, j: int, depth: int, v: str, dtype: str) -> Step:
+    if j < len(lane.chain.steps):
+        return lane.chain.steps[j](v)
+    if j == depth:
+        return final_cast(v, dtype, lane.to_type, lane.pg_type)
+    return Step(v, None, dtype)
+
+
+def prepare_chains(con: duckdb.DuckDBPyConnection, source_table: str, lanes: Sequence[Lane]) -> None:
+    """Make everything the chains need exist on ``con``: ``sql`` macros and the NFKC dictionary.
+
+    NFKC has no DuckDB built-in, and Python functions in DuckDB need numpy, which reconcile
+    does not depend on. So the distinct non-ASCII texts that reach each ``nfkc`` step are
+    normalised once in Python and kept in a two-column table that the step joins: one extra
+    scan per chain position holding an ``nfkc``, and ASCII texts never leave DuckDB.
+    """
+    for lane in lanes:
+        for name, expr in lane.chain.macros:
+            con.execute(f"CREATE OR REPLACE TEMP MACRO {ident(name)}(value) AS ({expr})")
+    con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {NFKC_TABLE} (src VARCHAR PRIMARY KEY, dst VARCHAR)")
+    positions = sorted({j for lane in lanes for j, name in enumerate(lane.chain.names) if name == "nfkc"})
+    for j in positions:
+        _fill_nfkc(con, source_table, [lane for lane in lanes if j < len(lane.chain.names)
+                                       and lane.chain.names[j] == "nfkc"], j)
+
+
+def _fill_nfkc(con: duckdb.DuckDBPyConnection, source_table: str, lanes: Sequence[Lane], j: int) -> None:
+    truncated = [Lane(lane.source, lane.chain.upto(j), lane.to_type, lane.pg_type) for lane in lanes]
+    values = ", ".join(f"CAST(l{i}_v AS VARCHAR)" for i in range(len(truncated)))
+    query = (f"SELECT DISTINCT v FROM (SELECT unnest([{values}]) AS v FROM "
+             f"({chain_query(source_table, truncated, [], final=False)})) "
+             f"WHERE strlen(v) <> length(v) AND v NOT IN (SELECT src FROM {NFKC_TABLE})")
+    texts = [r[0] for r in con.execute(query).fetchall()]
+    if texts:
+        normal = [unicodedata.normalize("NFKC", t) for t in texts]
+        con.execute(f"INSERT INTO {NFKC_TABLE} SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[])", [texts, normal])
+
+
+def apply_chain(con: duckdb.DuckDBPyConnection, transforms: Sequence[Transform], texts: Sequence[str],
+                pg_type: str = "text") -> list[tuple[str | None, str | None]]:
+    """Run a chain on a few cell texts: (value as PostgreSQL text, error) per text, in order.
+
+    For tests and previews; the diff runs the same SQL over the whole sheet.
+    """
+    from .duck_types import duck_type  # noqa: PLC0415 (keeps the doctest-free import light)
+
+    chain = compile_chain(transforms)
+    dtype = duck_type(pg_type)
+    con.execute("CREATE OR REPLACE TEMP TABLE _reconcile_cells (_row INTEGER, c VARCHAR)")
+    con.executemany("INSERT INTO _reconcile_cells VALUES (?, ?)", list(enumerate(texts)))
+    lanes = [Lane(ident("c"), chain, dtype, pg_type)]
+    prepare_chains(con, "_reconcile_cells", lanes)
+    query = chain_query("_reconcile_cells", lanes, ["_row"])
+    rows = con.execute(f"SELECT {render_sql('l0_v', dtype)}, l0_e FROM ({query}) ORDER BY _row").fetchall()
+    con.execute("DROP TABLE _reconcile_cells")
+    return [(v, e) for v, e in rows]
+
+
+# -- comparisons --------------------------------------------------------------------------------
+
+def equal_sql(cmp: Comparison, s: str, t: str, dtype: str) -> str:
+    """SQL true when sheet value ``s`` and table value ``t`` (both ``dtype``) count as equal.
+
+    NULL equals NULL; NULL never equals a value. ``never`` compares exactly (its differences
+    are reported; the plan never writes them).
+
+    >>> equal_sql(Comparison("exact"), "s", "t", "VARCHAR")
+    '(s IS NOT DISTINCT FROM t)'
+    """
+    if cmp.kind in ("exact", "never"):
+        return f"({s} IS NOT DISTINCT FROM {t})"
+    if cmp.kind == "ignore_case":
+        return f"(lower({render_sql(s, dtype)}) IS NOT DISTINCT FROM lower({render_sql(t, dtype)}))"
+    if cmp.kind == "ignore_whitespace":
+        def strip(x: str) -> str:
+            return f"regexp_replace({render_sql(x, dtype)}, '{_WS_CLASS}+', '', 'g')"
+        return f"({strip(s)} IS NOT DISTINCT FROM {strip(t)})"
+    if cmp.kind == "numeric":
+        return _numeric_equal(s, t, dtype, cmp.tolerance or Decimal(0))
+    raise ValueError(f"unknown comparison {cmp.kind!r}")
+
+
+def _numeric_equal(s: str, t: str, dtype: str, tolerance: Decimal) -> str:
+    number = "DECIMAL(38,10)" if is_numeric(dtype) else "DOUBLE"
+    a, b = f"TRY_CAST({s} AS {number})", f"TRY_CAST({t} AS {number})"
+    tol = f"CAST({sql_literal(tolerance)} AS {number})"
+    # Values that are not numbers (a text column) fall back to exact comparison.
+    return (f"(CASE WHEN {s} IS NULL OR {t} IS NULL THEN {s} IS NULL AND {t} IS NULL "
+            f"WHEN {a} IS NULL OR {b} IS NULL THEN {s} = {t} "
+            f"ELSE abs({a} - {b}) <= {tol} END)")
+
+
+__all__ = ["Compiled", "Lane", "Step", "apply_chain", "chain_query", "WHITESPACE", "cell_error", "compile_chain", "equal_sql", "final_cast",
+           "ident", "prepare_chains", "sql_literal"]
