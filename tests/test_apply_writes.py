@@ -175,3 +175,18 @@ def test_unknown_field_is_refused_before_writing(world):
     tables.plan_tables(duck)
     with pytest.raises(MappingError):
         _apply(conn, duck, info, run_id, fields=("nope",))
+
+
+def test_compare_and_set_uses_the_snapshot_text_of_every_type(world):
+    """Snapshot texts of bool, float, date, jsonb and NULL match the row as it is: all written, no conflict."""
+    dsn, conn, duck, info, run_id = world
+    snap = dict(((k, f), v) for k, *vals in duck.execute("SELECT * FROM target").fetchall()
+                for f, v in zip(tables.TYPED_FIELDS, vals))
+    plan = [("1", "ok", "false"), ("1", "ratio", "0.25"), ("1", "due", "2025-12-31"), ("1", "doc", "[1]"),
+            ("2", "ok", None), ("3", "seen", "2024-05-01 00:00:00+00")]
+    tables.plan_tables(duck, changes=[(k, f, snap[(k, f)], new, 1) for k, f, new in plan])
+    assert snap[("1", "ok")] == "true" and snap[("2", "ratio")] is None
+    result = _apply(conn, duck, info, run_id)
+    assert result.conflicts == () and sum(result.updated.values()) == len(plan)
+    assert tables.fetch(dsn, "SELECT ok, ratio, due::text, doc::text FROM items WHERE id = 1") == [
+        (False, 0.25, "2025-12-31", "[1]")]
