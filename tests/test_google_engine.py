@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -90,14 +94,14 @@ def test_full_run_from_the_emulator_fixes_buyer_6666_and_converges(emulator, buy
     serve(emulator, sample_rows())
     ran = cli("run", RULES, "--format", "json")
     assert ran.exit_code == 0, ran.output
-    run = json.loads(ran.output)["run"]
+    run = json.loads(ran.stdout)["run"]
     assert run["status"] == "succeeded" and run["written"] > 0
     fixed = buyer(buyers_dsn, "6666")
     assert fixed["viewing_result_follow_up"] == "2回目内覧希望・金曜に電話"
     assert fixed["follow_up_assignee"] == "田中"
     # One metadata GET and one batchGet per run: the sample sheet is a single chunk.
     assert len(emulator.requests("values:batchGet")) == 1
-    again = json.loads(cli("run", RULES, "--format", "json").output)["run"]
+    again = json.loads(cli("run", RULES, "--format", "json").stdout)["run"]
     assert again["written"] == 0 and again["status"] == "succeeded"
 
 
@@ -106,7 +110,7 @@ def test_trailing_full_width_space_in_a_header_is_found_by_check(emulator, buyer
     serve(emulator, edit_header(sample_rows(), "後続担当", "後続担当\u3000"))
     checked = cli("check", RULES, "--format", "json")
     assert checked.exit_code == 0, checked.output
-    fields = {f["field"]: f for f in json.loads(checked.output)["fields"]}
+    fields = {f["field"]: f for f in json.loads(checked.stdout)["fields"]}
     assert fields["follow_up_assignee"]["sheet"]["header"] == "後続担当\u3000"
     assert fields["follow_up_assignee"]["sheet"]["letter"] == "K"
 
@@ -119,9 +123,24 @@ def test_trailing_full_width_space_in_a_header_is_found_by_run(emulator, buyers_
     assert buyer(buyers_dsn, "6666")["follow_up_assignee"] == "田中"
 
 
+def test_check_as_a_user_runs_it_in_a_fresh_process(emulator, buyers_dsn, google_env):
+    """The installed `reconcile` command, environment only: the source registers itself, the
+    knob routes the API, the key file's token_uri routes the token."""
+    serve(emulator, sample_rows())
+    command = Path(sys.executable).with_name("reconcile")
+    env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost"}
+    done = subprocess.run([str(command), "check", RULES, "--format", "json"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["ok"] and report["sheet_keys"]["rows"] == len(sample_rows()) - 1
+    assert f"spreadsheet {KEY} / worksheet 買主リスト" == report["sheet"]
+    assert len(emulator.requests("/token")) >= 1
+
+
 def test_moved_column_is_still_matched_by_header(emulator, buyers_dsn):
     serve(emulator, move_column(sample_rows(), "後続担当", 1))
-    checked = json.loads(cli("check", RULES, "--format", "json").output)
+    checked = json.loads(cli("check", RULES, "--format", "json").stdout)
     assert {f["field"]: f["sheet"]["letter"] for f in checked["fields"]}["follow_up_assignee"] == "B"
 
 
@@ -136,7 +155,7 @@ def test_renamed_header_is_reported_by_check(emulator, buyers_dsn):
     serve(emulator, edit_header(sample_rows(), "後続担当", "後続担当者"))
     checked = cli("check", RULES, "--format", "json")
     assert checked.exit_code == 2
-    problems = json.loads(checked.output)["problems"]
+    problems = json.loads(checked.stdout)["problems"]
     assert any("follow_up_assignee" in p and "後続担当者" in p for p in problems)
 
 
@@ -146,7 +165,8 @@ def test_renamed_header_field_skipped_and_logged_others_synced_by_run(emulator, 
 
     stale = buyer(buyers_dsn, "6666")
     ran = cli("run", RULES, "--format", "json")
-    run = json.loads(ran.output)["run"]
+    assert ran.exit_code == 1, ran.output  # partial
+    run = json.loads(ran.stdout)["run"]
     assert run["status"] == "partial"
     fixed = buyer(buyers_dsn, "6666")
     assert fixed["follow_up_assignee"] == stale["follow_up_assignee"]  # skipped, not blanked
@@ -162,7 +182,7 @@ def test_duplicate_headers_are_a_mapping_problem(emulator, buyers_dsn):
     serve(emulator, edit_header(sample_rows(), "備考", "氏名"))
     checked = cli("check", RULES, "--format", "json")
     assert checked.exit_code == 2
-    name = {f["field"]: f for f in json.loads(checked.output)["fields"]}["name"]
+    name = {f["field"]: f for f in json.loads(checked.stdout)["fields"]}["name"]
     assert name["sheet"] is None and sorted(c["letter"] for c in name["candidates"]) == ["B", "O"]
 
 
@@ -180,7 +200,7 @@ def test_429_forever_fails_the_run_clearly_and_writes_nothing(emulator, buyers_d
     assert clock.now <= google_sheets.RETRY.deadline
     with psycopg.connect(buyers_dsn) as conn:
         status, written = conn.execute("SELECT status, (counts->>'written') FROM reconcile.runs "
-                                       "ORDER BY run_id DESC LIMIT 1").fetchone()
+                                       "ORDER BY id DESC LIMIT 1").fetchone()
     assert status == "failed" and not written
 
 
