@@ -1,0 +1,264 @@
+"""Is the table consistent with the sheet right now, and which records are not?
+
+The original design's DataConsistencyChecker (``findInconsistencies``, ``verifyBuyer``).
+Read-only: ``verify`` opens the same session as ``plan`` (sheet and table snapshot in DuckDB,
+the long field-level ``diff``), then reads EVERY row of that diff that says the two sides
+disagree, not the plan's bounded samples. Nothing is written, not even the run log.
+
+The recent run history (``run_history``) comes from ``reconcile.runs`` and
+``reconcile.field_stats`` when the log schema exists; a database that never saw a run has
+an empty history, not an error.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+import duckdb
+import psycopg
+
+from .errors import UserError
+from .resources import sql as sql_text
+from .rules.model import RuleSet
+
+HISTORY_LIMIT = 10
+FIELD_STATUSES = ("changed", "invalid")  # a field of a matched (or new) row disagrees
+ROW_STATUSES = ("new_row", "missing_row", "duplicate_key", "null_key")  # the row itself disagrees
+
+RulesArg = RuleSet | str | Path
+
+
+class RecordNotFound(UserError):
+    """``verify_record``: the key is neither in the sheet nor in the table."""
+
+    code = "RC160"
+
+
+@dataclass(frozen=True)
+class Inconsistency:
+    """One place where the table disagrees with the sheet (a row of the diff relation).
+
+    ``raw_value`` is the cell's text as read; ``sheet_value`` what the field's transforms
+    made of it (typed like the table column, as text); ``table_value`` the table's value as
+    PostgreSQL prints it. ``field`` is None for row-level statuses (missing_row, duplicate_key,
+    null_key).
+    """
+
+    record_key: str | None
+    field: str | None
+    status: str
+    sheet_row: int | None
+    raw_value: str | None
+    sheet_value: str | None
+    table_value: str | None
+    message: str | None
+
+
+@dataclass(frozen=True)
+class FieldDrift:
+    """One mapped field: rows compared, and how many of them disagree (changed or unreadable)."""
+
+    field: str
+    compared: int = 0
+    changed: int = 0
+    invalid: int = 0
+    error: str | None = None  # why the field could not be checked (a missing sheet column)
+
+    @property
+    def drift(self) -> int:
+        return self.changed + self.invalid
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One row of the recent run history: a run and the sums of its field statistics."""
+
+    run_id: int
+    command: str
+    status: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    compared: int = 0
+    differing: int = 0
+    written: int = 0
+    conflicts: int = 0
+    invalid: int = 0
+    errors: int = 0
+    error: str | None = None
+
+    @property
+    def seconds(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(asdict(self)) | {"seconds": self.seconds}
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """What ``verify`` found: per-field drift and every inconsistent record and field."""
+
+    rule_name: str
+    table: str
+    checked_at: datetime
+    consistent: bool
+    fields: tuple[FieldDrift, ...]
+    records: tuple[Inconsistency, ...]
+    sheet_rows: int = 0
+    table_rows: int = 0
+    header_problems: tuple[str, ...] = ()
+    selectors: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None  # where the sheet was read from (a path or a spreadsheet)
+
+    def count(self, status: str) -> int:
+        """Inconsistencies with this status (new_row is counted once per record)."""
+        if status == "new_row":
+            return len({r.record_key for r in self.records if r.status == status})
+        return sum(1 for r in self.records if r.status == status)
+
+    @property
+    def records_affected(self) -> int:
+        """Distinct records with at least one inconsistency (rows without a key count once each)."""
+        keyed = {r.record_key for r in self.records if r.record_key is not None}
+        return len(keyed) + sum(1 for r in self.records if r.record_key is None)
+
+    @property
+    def drift(self) -> int:
+        return sum(f.drift for f in self.fields)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = _plain(asdict(self))
+        for counted, drift in zip(out["fields"], self.fields):
+            counted["drift"] = drift.drift
+        out["totals"] = {"records_affected": self.records_affected, "field_drift": self.drift,
+                         **{status: self.count(status) for status in FIELD_STATUSES + ROW_STATUSES}}
+        return out
+
+
+def verify(rules: RulesArg, *, dsn: str | None = None, keys: Sequence[str] | None = None,
+           fields: Sequence[str] | None = None) -> VerifyResult:
+    """Every record and field where the table disagrees with the sheet. Writes nothing.
+
+    ``keys`` and ``fields`` restrict the check as they restrict ``plan``. Rows the table has
+    and the sheet lacks count only when the rule file's ``missing_rows`` is ``report``; sheet
+    rows the table lacks only unless ``new_rows`` is ``ignore``.
+    """
+    from .api import open_session  # the engine is loaded only when a check really runs
+
+    with open_session(rules, dsn=dsn, fields=fields, keys=keys) as session:
+        return _result(session, keys, fields)
+
+
+def verify_record(rules: RulesArg, key: str, *, dsn: str | None = None) -> VerifyResult:
+    """``verify`` for one record (the original ``verifyBuyer``).
+
+    Raises ``RecordNotFound`` when the key is neither in the sheet nor in the table, so a
+    mistyped key is never reported as consistent.
+    """
+    from .api import open_session
+
+    with open_session(rules, dsn=dsn, keys=[key]) as session:
+        if not _record_exists(session.duck, key):
+            raise RecordNotFound(
+                f"record {key!r} is neither in the sheet ({session.sheet.origin}) nor in the table "
+                f"{session.table_info.qualified}",
+                hint=f"keys are matched on {session.rules.key.field!r} after the key's transforms, "
+                     "as PostgreSQL prints them (leading zeros of a numeric key are dropped)")
+        return _result(session, [key], None)
+
+
+def _result(session: Any, keys: Sequence[str] | None, fields: Sequence[str] | None) -> VerifyResult:
+    rules: RuleSet = session.rules
+    planned = session.plan.result
+    chosen = [f for f in (fields or rules.field_names)]
+    records = tuple(inconsistencies(session.duck, statuses=_statuses(rules), keys=keys, fields=chosen))
+    drift = _field_drift(planned.fields, records, chosen)
+    return VerifyResult(
+        rule_name=rules.name, table=session.table_info.qualified, checked_at=datetime.now(timezone.utc),
+        consistent=not records and not any(f.error for f in drift), fields=drift, records=records,
+        sheet_rows=planned.sheet_rows, table_rows=planned.table_rows,
+        header_problems=tuple(planned.header_problems),
+        selectors={"keys": list(keys or []), "fields": list(fields or [])},
+        source=getattr(session.sheet, "origin", None))
+
+
+def _statuses(rules: RuleSet) -> list[str]:
+    statuses = list(FIELD_STATUSES + ROW_STATUSES)
+    if rules.policy.new_rows == "ignore":
+        statuses.remove("new_row")
+    if rules.policy.missing_rows == "ignore":
+        statuses.remove("missing_row")
+    return statuses
+
+
+def inconsistencies(duck: duckdb.DuckDBPyConnection, *, statuses: Sequence[str], keys: Sequence[str] | None,
+                    fields: Sequence[str], table: str = "diff") -> list[Inconsistency]:
+    """Rows of the DuckDB diff relation ``table`` with these statuses, keys and fields, in sheet order."""
+    query = sql_text("verify/inconsistencies.sql").replace("{diff}", _duck_ident(table))
+    rows = duck.execute(query, [list(statuses), not keys, list(keys or []), list(fields)]).fetchall()
+    return [Inconsistency(*row) for row in rows]
+
+
+def _duck_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _field_drift(planned: Sequence[Any], records: Sequence[Inconsistency], chosen: Sequence[str]) -> tuple[FieldDrift, ...]:
+    by_field = {c.field: c for c in planned}
+    drift = []
+    for name in chosen:
+        counts = by_field.get(name)
+        drift.append(FieldDrift(
+            field=name, compared=counts.compared if counts else 0,
+            changed=sum(1 for r in records if r.field == name and r.status == "changed"),
+            invalid=sum(1 for r in records if r.field == name and r.status == "invalid"),
+            error=(counts.error if counts else None) or (None if counts else "not checked: not in the diff")))
+    return tuple(drift)
+
+
+def _record_exists(duck: duckdb.DuckDBPyConnection, key: str) -> bool:
+    found = duck.execute("SELECT (SELECT count(*) FROM sheet_keys WHERE record_key = ?) "
+                         "+ (SELECT count(*) FROM target WHERE k = ?)", [key, key]).fetchone()
+    return bool(found and found[0])
+
+
+def run_history(rules: RulesArg, *, dsn: str | None = None, limit: int = HISTORY_LIMIT) -> tuple[RunSummary, ...]:
+    """The last ``limit`` runs of this rule set, newest first (empty when nothing was ever logged)."""
+    from . import api, target
+
+    ruleset = api.load(rules)
+    with target.connect(target.resolve_dsn(dsn, ruleset)) as conn:
+        history = read_history(conn, ruleset.name, limit=limit)
+        conn.rollback()
+    return history
+
+
+def read_history(conn: psycopg.Connection, rule_name: str, *, limit: int = HISTORY_LIMIT) -> tuple[RunSummary, ...]:
+    """``run_history`` on an open connection; reads only."""
+    from .target import db_errors
+
+    with db_errors("reading the run history"):
+        if conn.execute("SELECT to_regclass('reconcile.runs') IS NULL "
+                        "OR to_regclass('reconcile.field_stats') IS NULL").fetchone()[0]:
+            return ()
+        rows = conn.execute(sql_text("verify/run_history.sql"), {"rule": rule_name, "n": limit}).fetchall()
+    return tuple(RunSummary(*row) for row in rows)
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready: datetimes as ISO 8601 text, tuples as lists."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+__all__ = ["FieldDrift", "HISTORY_LIMIT", "Inconsistency", "RecordNotFound", "RunSummary", "VerifyResult",
+           "inconsistencies", "read_history", "run_history", "verify", "verify_record"]
