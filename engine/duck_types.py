@@ -90,13 +90,4 @@ def render_sql(expr: str, dtype: str) -> str:
     return f"CAST({expr} AS VARCHAR)"
 
 
-def is_numeric(dtype: str) -> bool:
-    """True for the DuckDB types the numeric comparison does exact arithmetic on.
-
-    >>> is_numeric("BIGINT"), is_numeric("DECIMAL(12,2)"), is_numeric("DOUBLE")
-    (True, True, False)
-    """
-    return dtype == "BIGINT" or dtype.startswith("DECIMAL")
-
-
-__all__ = ["UNCONSTRAINED_NUMERIC", "duck_type", "is_numeric", "render_sql"]
+__all__ = ["UNCONSTRAINED_NUMERIC", "duck_type", "render_sql"]

@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 
 import duckdb
 
-from .duck_types import is_numeric, render_sql
+from .duck_types import render_sql
 from .rules.model import Comparison, Transform
 from .sources.base import CELL_ERRORS
 
@@ -29,9 +29,11 @@ from .sources.base import CELL_ERRORS
 WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680" + "".join(
     chr(c) for c in range(0x2000, 0x200B)) + "\u2028\u2029\u202f\u205f\u3000"
 _WS_CLASS = r"[\t\n\x{0b}\x{0c}\r\x{1c}-\x{1f}\x{85}\p{Z}]"
-_INTEGER = r"^\s*[+-]?[0-9]+\s*$"
-_DECIMAL = r"^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$"
-_SERIAL = r"^\s*[0-9]+(\.[0-9]+)?\s*$"
+# Numbers may carry ASCII blanks around them (what RE2's \s means); nothing else.
+_BLANKS = " \t\n\x0c\r"
+_INTEGER = r"^[ \t\n\f\r]*[+-]?[0-9]+[ \t\n\f\r]*$"
+_DECIMAL = r"^[ \t\n\f\r]*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?[ \t\n\f\r]*$"
+_SERIAL = r"^[ \t\n\f\r]*[0-9]+(\.[0-9]+)?[ \t\n\f\r]*$"
 SERIAL_EPOCH = "1899-12-30"
 NFKC_TABLE = "reconcile_nfkc"
 _NFKC_ALIAS = "__nfkc__"
@@ -148,7 +150,7 @@ def _replace(v: str, args: dict[str, Any]) -> Step:
 
 def _to_integer(v: str) -> Step:
     ok = f"regexp_matches({v}, '{_INTEGER}')"
-    value = f"CASE WHEN {ok} THEN TRY_CAST({v} AS BIGINT) END"
+    value = f"CASE WHEN {ok} THEN TRY_CAST(trim({v}, {sql_literal(_BLANKS)}) AS BIGINT) END"
     return Step(value, _error_when(f"{v} IS NOT NULL AND ({value}) IS NULL", v, "to_integer", " is not an integer"),
                 "BIGINT")
 
@@ -156,7 +158,7 @@ def _to_integer(v: str) -> Step:
 def _to_decimal(v: str) -> Step:
     # Stays text (checked, trimmed) so the cast to the column's type is exact at any scale.
     ok = f"regexp_matches({v}, '{_DECIMAL}')"
-    value = f"CASE WHEN {ok} THEN trim({v}) END"
+    value = f"CASE WHEN {ok} THEN trim({v}, {sql_literal(_BLANKS)}) END"
     return Step(value, _error_when(f"{v} IS NOT NULL AND NOT {ok}", v, "to_decimal", " is not a decimal number"),
                 "VARCHAR")
 
@@ -280,7 +282,8 @@ def final_cast(v: str, from_type: str, to_type: str, pg_type: str) -> Step:
         return Step(v, None, to_type)
     if to_type == "BIGINT" and from_type in ("VARCHAR", "ANY"):
         text = _text(v, from_type)
-        value = f"CASE WHEN regexp_matches({text}, '{_INTEGER}') THEN TRY_CAST({text} AS BIGINT) END"
+        number = f"TRY_CAST(trim({text}, {sql_literal(_BLANKS)}) AS BIGINT)"
+        value = f"CASE WHEN regexp_matches({text}, '{_INTEGER}') THEN {number} END"
     elif to_type == "TIMESTAMP" and from_type == "TIMESTAMPTZ":
         value = f"timezone('UTC', {v})"  # timestamp columns hold UTC wall time
     else:
@@ -414,7 +417,8 @@ def equal_sql(cmp: Comparison, s: str, t: str, dtype: str) -> str:
 
 
 def _numeric_equal(s: str, t: str, dtype: str, tolerance: Decimal) -> str:
-    number = "DECIMAL(38,10)" if is_numeric(dtype) else "DOUBLE"
+    # Exact decimal arithmetic (texts too), except for float columns.
+    number = "DOUBLE" if dtype == "DOUBLE" else "DECIMAL(38,10)"
     a, b = f"TRY_CAST({s} AS {number})", f"TRY_CAST({t} AS {number})"
     tol = f"CAST({sql_literal(tolerance)} AS {number})"
     # Values that are not numbers (a text column) fall back to exact comparison.
