@@ -16,11 +16,11 @@ pytestmark = [pytest.mark.integration]
 
 
 def sheet(amount: str) -> list[dict[str, str]]:
-    return [{"k": "K1", "note": "n", "owner": "", "amount": amount, "due": ""}]
+    return [{"k": "K1", "note": "n", "owner": "", "amount": amount, "due": "2024-01-31"}]
 
 
 def test_persistent_drift_alert_from_runs(pg_dsn, tmp_path):
-    load_table(pg_dsn, [{"k": "K1", "note": "n", "owner": None, "amount": None, "due": None}])
+    load_table(pg_dsn, [{"k": "K1", "note": "n", "owner": None, "amount": None, "due": "2024-01-31"}])
     path = tmp_path / "sheet.csv"
     with webhook_receiver() as hook:
         rules = replace(rules_for(write_sheet(path, sheet("not-a-number"))),

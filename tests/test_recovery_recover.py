@@ -3,6 +3,7 @@ backup failure, partial recovery. The sheet is a CSV in tmp_path; the table is t
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -22,11 +23,12 @@ def rows_text(dsn: str) -> list[str]:
     return [r[0] for r in fetch(dsn, "SELECT t::text FROM world t ORDER BY k")]
 
 
-def row(k, note="", owner="", amount="", due=""):
+def row(k, note="", owner="", amount="1", due="2024-01-31"):
+    """A sheet row; amount and due are readable and equal to trow's defaults."""
     return {"k": k, "note": note, "owner": owner, "amount": amount, "due": due}
 
 
-def trow(k, note=None, owner=None, amount=None, due=None):
+def trow(k, note=None, owner=None, amount=Decimal("1.00"), due="2024-01-31"):
     return {"k": k, "note": note, "owner": owner, "amount": amount, "due": due}
 
 
