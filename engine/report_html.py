@@ -48,7 +48,7 @@ code, .v { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu
 .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(125px, 1fr)); gap: 12px; margin: 18px 0; }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: 12px 16px; }
 .card b { display: block; font-size: 24px; font-variant-numeric: tabular-nums; }
-.card span { color: var(--muted); font-size: 13px; }
+.card span { color: var(--muted); font-size: 12.5px; white-space: nowrap; }
 .card.alert b { color: var(--bad); }
 section { background: var(--card); border: 1px solid var(--line); border-radius: 10px;
   padding: 20px 24px; margin-top: 18px; }
@@ -76,6 +76,7 @@ td.table mark { background: #ffc9c9; color: inherit; border-radius: 2px; box-sha
 .raw { color: var(--muted); font-size: 12px; margin-top: 4px; }
 .null, .none { color: #9aa5b1; font-style: italic; font-family: inherit; font-size: 13px; }
 .ctl { color: #adb5bd; }
+.ws { background: #e9ecef; box-shadow: inset 0 -2px 0 #adb5bd; border-radius: 2px; }
 .msg { color: var(--muted); font-size: 13px; }
 .pill { display: inline-block; font-size: 12px; font-weight: 600; padding: 1px 9px; border-radius: 999px;
   white-space: nowrap; color: #fff; }
@@ -227,7 +228,7 @@ def _records_section(result: VerifyResult, limit: int) -> str:
         return ("<section id=\"records-section\"><h2>Records</h2><table id=\"records\"><tbody></tbody></table>"
                 "<p class=\"empty\">No record disagrees with the sheet.</p></section>")
     shown = result.records[:limit]
-    head = ("<thead><tr><th>Record</th><th>Field</th><th>Status</th><th class=\"num\">Sheet row</th>"
+    head = ("<thead><tr><th>Record</th><th>Field</th><th>Status</th><th class=\"num\">Row</th>"
             "<th>Sheet (after transforms)</th><th>Table</th><th>Note</th></tr></thead>")
     rows = "\n".join(_record_row(r) for r in shown)
     more = (f"<p class=\"more\">Showing the first {len(shown):,} of {len(result.records):,}; "
@@ -254,7 +255,7 @@ def _sides(r: Inconsistency) -> tuple[str, str]:
         sheet, table = highlight(r.sheet_value, r.table_value)
         return sheet + _raw_note(r), table
     if r.status == "invalid":
-        return f"<div class=\"v\">{_plain(r.raw_value)}</div><div class=\"raw\">as read; not usable</div>", _value(r.table_value)
+        return f"<div class=\"v\">{_edges(r.raw_value)}</div><div class=\"raw\">as read; not usable</div>", _value(r.table_value)
     if r.status == "new_row":
         return _value(r.sheet_value) + _raw_note(r), "<span class=\"none\">no such row</span>"
     if r.status == "missing_row":
@@ -265,7 +266,24 @@ def _sides(r: Inconsistency) -> tuple[str, str]:
 def _raw_note(r: Inconsistency) -> str:
     if r.raw_value is None or r.raw_value == r.sheet_value:
         return ""
-    return f"<div class=\"raw\">cell: <span class=\"v\">{_plain(r.raw_value)}</span></div>"
+    return f"<div class=\"raw\">cell: <span class=\"v\">{_edges(r.raw_value)}</span></div>"
+
+
+def _edges(text: str | None) -> str:
+    """Escaped text whose leading and trailing whitespace is shaded, so " Kobe " shows its spaces.
+
+    >>> _edges(" a b\u3000")
+    '<span class="ws"> </span>a b<span class="ws">\u3000</span>'
+    """
+    if not text:
+        return _plain(text)
+    core = text.strip()
+    if not core:
+        return f"<span class=\"ws\">{_plain(text)}</span>"
+    start, end = text.index(core), text.index(core) + len(core)
+    lead, tail = text[:start], text[end:]
+    return ((f"<span class=\"ws\">{_plain(lead)}</span>" if lead else "") + _plain(core)
+            + (f"<span class=\"ws\">{_plain(tail)}</span>" if tail else ""))
 
 
 def _value(value: str | None) -> str:
@@ -284,13 +302,30 @@ def highlight(sheet: str | None, table: str | None) -> tuple[str, str]:
         marked = (lambda v: f"<div class=\"v\"><mark>{_plain(v)}</mark></div>" if v else _value(v))
         return marked(sheet), marked(table)
     a, b = sheet[:DIFF_CHARS], table[:DIFF_CHARS]
-    matcher = difflib.SequenceMatcher(None, b, a, autojunk=False)
     sheet_out, table_out = [], []
-    for op, b0, b1, a0, a1 in matcher.get_opcodes():
-        sheet_out.append(_span(a[a0:a1], op != "equal"))
-        table_out.append(_span(b[b0:b1], op != "equal"))
+    for differs, b0, b1, a0, a1 in _runs(b, a):
+        sheet_out.append(_span(a[a0:a1], differs))
+        table_out.append(_span(b[b0:b1], differs))
     return (f"<div class=\"v\">{''.join(sheet_out)}{_elided(sheet)}</div>",
             f"<div class=\"v\">{''.join(table_out)}{_elided(table)}</div>")
+
+
+def _runs(old: str, new: str) -> list[tuple[bool, int, int, int, int]]:
+    """Differing and equal runs of two strings, readable: values with little in common are
+    marked whole, and a common run of one or two characters between changes is marked too
+    ("Mori" -> "<script>" is not a change around a shared "ri")."""
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    if matcher.ratio() < 0.4:
+        return [(True, 0, len(old), 0, len(new))]
+    runs: list[tuple[bool, int, int, int, int]] = []
+    codes = matcher.get_opcodes()
+    for i, (op, o0, o1, n0, n1) in enumerate(codes):
+        differs = op != "equal" or (o1 - o0 <= 2 and 0 < i < len(codes) - 1)
+        if runs and runs[-1][0] == differs:
+            _, p0, _, q0, _ = runs.pop()
+            o0, n0 = p0, q0
+        runs.append((differs, o0, o1, n0, n1))
+    return runs
 
 
 def _span(text: str, differs: bool) -> str:

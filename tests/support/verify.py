@@ -131,3 +131,15 @@ def sample_history() -> tuple[RunSummary, ...]:
                             "boom <b>" if status == "failed" else None)
                  for i, (status, differing, written) in enumerate(
                      [("succeeded", 2, 2), ("partial", 5, 4), ("failed", 7, 0), ("succeeded", 3, 3)]))
+
+
+def make_world(folder: Path, dsn: str, sheet: Sequence[Sequence[str]], table: Sequence[Sequence[str | None]]) -> Path:
+    """Write the sheet and the rule file under ``folder``, create and fill the table; return the rule file."""
+    csv_path = write_sheet(folder / "people.csv", sheet)
+    create_table(dsn, table)
+    return write_rules(folder, csv_path)
+
+
+def schema_exists(dsn: str) -> bool:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("SELECT to_regnamespace('reconcile') IS NOT NULL").fetchone()[0]
