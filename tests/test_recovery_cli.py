@@ -46,3 +46,34 @@ def test_recover_command_needs_key_or_all(tmp_path):
     assert out.exit_code == 2 and "--all-inconsistent" in out.output
     both = CliRunner().invoke(main, ["recover", str(rules), "--key", "1", "--all-inconsistent"])
     assert both.exit_code == 2
+
+
+RULES = """version: 1
+name: items
+source: {{type: file, path: sheet.csv}}
+target: {{dsn: "{dsn}", table: public.items}}
+key: {{field: id, column: ID}}
+fields:
+  note: {{column: Note}}
+"""
+
+
+def test_recover_then_rollback_from_the_command_line(pg_dsn, tmp_path):
+    """recover --key 1 writes the sheet's note and prints the backup id; rollback of that id
+    through $DATABASE_URL puts the row back exactly; a second recover writes nothing (exit 0)."""
+    make_table(pg_dsn, [(1, "old", "1.20", None, None, None, None), (2, "keep", None, None, None, None, None)])
+    before = snapshot(pg_dsn)
+    (tmp_path / "sheet.csv").write_text("ID,Note\n1,new\n2,changed\n", encoding="utf-8")
+    rules = tmp_path / "items.yaml"
+    rules.write_text(RULES.format(dsn=pg_dsn), encoding="utf-8")
+    runner = CliRunner()
+    out = runner.invoke(main, ["recover", str(rules), "--key", "1", "--format", "json"])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)["recovery"]
+    assert (doc["written"], doc["success_count"], doc["record_keys"]) == (1, 1, ["1"])
+    assert snapshot(pg_dsn)[1] == before[1]  # record 2 was not asked for
+    again = runner.invoke(main, ["recover", str(rules), "--key", "1"])
+    assert again.exit_code == 0 and "no backup taken" in again.output
+    undo = runner.invoke(main, ["rollback", doc["backup_id"]], env={"DATABASE_URL": pg_dsn})
+    assert undo.exit_code == 0, undo.output
+    assert snapshot(pg_dsn) == before
