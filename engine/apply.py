@@ -9,6 +9,7 @@ the snapshot, and the same statement logs each write and each conflict in
 """
 from __future__ import annotations
 
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ import psycopg
 from psycopg import sql
 
 from .columns import TableInfo
-from .errors import MappingError
+from .errors import DatabaseError, MappingError
 from .resources import sql as sql_text
 from .results import Change
 from .target import db_errors, duck_ident, key_is_unique, table_ident
@@ -69,12 +70,15 @@ def apply_changes(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, tab
     _check_fields(table_info, fields)
     updated: dict[str, int] = {}
     conflicts: list[Change] = []
-    with conn.transaction():
-        for name in _fields_with_rows(duck, changes, fields):
-            n, lost = _update_field(conn, duck, table_info, changes, name, run_id, rule_name)
-            updated[name] = n
-            conflicts += lost
-        inserted, inserted_rows, lost = _insert_rows(conn, duck, table_info, inserts, fields, run_id, rule_name)
+    try:
+        with conn.transaction():
+            for name in _fields_with_rows(duck, changes, fields):
+                n, lost = _update_field(conn, duck, table_info, changes, name, run_id, rule_name)
+                updated[name] = n
+                conflicts += lost
+            inserted, inserted_rows, lost = _insert_rows(conn, duck, table_info, inserts, fields, run_id, rule_name)
+    except DatabaseError as err:  # the savepoint is rolled back: the catalog can be asked which field
+        raise _with_field(conn, table_info, err, fields) from err
     return ApplyResult(updated, inserted, inserted_rows, tuple(conflicts + lost))
 
 
@@ -174,11 +178,42 @@ def _insert_group(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, inf
                                   for i, t in enumerate(texts)))
     params: dict[str, Any] = {"run_id": run_id, "rule_name": rule_name}
     params.update({f"f{i}": name for i, name in enumerate(names)})
-    with db_errors(f"inserting new rows into {info.qualified}", field=names[0] if len(names) == 1 else None):
-        _copy_from_duck(conn, duck, query, [*names, list(names), list(writable)], stage, columns)
-        rows, written, lost = conn.execute(statement, params).fetchone()
+    try:
+        with db_errors(f"inserting new rows into {info.qualified}", field=names[0] if len(names) == 1 else None):
+            _copy_from_duck(conn, duck, query, [*names, list(names), list(writable)], stage, columns)
+            rows, written, lost = conn.execute(statement, params).fetchone()
+    except DatabaseError as err:
+        raise _field_of_copy(err, names) from err
     return int(rows), {k: int(v) for k, v in written.items()}, [
         Change(k, f, None, new, row, action="insert") for k, f, new, row in lost]
+
+
+def _with_field(conn: psycopg.Connection, info: TableInfo, err: DatabaseError, fields: Sequence[str]) -> DatabaseError:
+    """Name the field a failed multi-column statement was about: the error's column, else the
+    first mapped column of the violated constraint (asked of the catalog after the rollback)."""
+    details = err.details or {}
+    if details.get("field") or err.transient:
+        return err
+    found = details.get("column") if details.get("column") in fields else None
+    if found is None and details.get("constraint"):
+        with db_errors(f"reading the constraints of {info.qualified}"):
+            covered = [r[0] for r in conn.execute(sql_text("apply/constraint_columns.sql"), {
+                "schema": info.schema, "table": info.table, "constraint": details["constraint"]}).fetchall()]
+        found = next((c for c in covered if c in fields), None)
+    return err if found is None else _naming(err, found)
+
+
+def _field_of_copy(err: DatabaseError, names: Sequence[str]) -> DatabaseError:
+    """A COPY into an insert stage rejected column c<N> ('line 1, column c2: ...'): field names[N]."""
+    match = re.search(r"column c(\d+)\b", (err.details or {}).get("context", ""))
+    if match is None or (err.details or {}).get("field") or int(match[1]) >= len(names):
+        return err
+    return _naming(err, names[int(match[1])])
+
+
+def _naming(err: DatabaseError, field_name: str) -> DatabaseError:
+    return type(err)(f"field {field_name!r}: {err.message}", details={**err.details, "field": field_name},
+                     hint=err.hint)
 
 
 # -- staging -----------------------------------------------------------------------------------

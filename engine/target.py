@@ -102,10 +102,10 @@ def classify(exc: BaseException, *, action: str | None = None, field: str | None
     diag = getattr(exc, "diag", None)
     details: dict[str, Any] = {"sqlstate": state}
     for name, attr in (("schema", "schema_name"), ("table", "table_name"), ("column", "column_name"),
-                       ("constraint", "constraint_name")):
+                       ("constraint", "constraint_name"), ("context", "context")):
         value = getattr(diag, attr, None) if diag is not None else None
         if value:
-            details[name] = value
+            details[name] = redact(value)
     if field is not None:
         details["field"] = field
     text = redact(_first_lines(str(exc)) or type(exc).__name__)

@@ -190,3 +190,21 @@ def test_compare_and_set_uses_the_snapshot_text_of_every_type(world):
     assert result.conflicts == () and sum(result.updated.values()) == len(plan)
     assert tables.fetch(dsn, "SELECT ok, ratio, due::text, doc::text FROM items WHERE id = 1") == [
         (False, 0.25, "2025-12-31", "[1]")]
+
+
+def test_failing_insert_names_the_field(world):
+    """A multi-column INSERT fails on a constraint (the catalog names its column) or on a value
+    the staging COPY rejects (its column c<N> names the field)."""
+    dsn, conn, duck, info, run_id = world
+    tables.plan_tables(duck, inserts=[("7", 9, "note", "FORBIDDEN"), ("7", 9, "amount", "1")])
+    with pytest.raises(DatabaseError) as err:
+        _apply(conn, duck, info, run_id)
+    conn.rollback()
+    assert err.value.details["field"] == "note" and err.value.details["sqlstate"] == "23514"
+    tables.plan_tables(duck, inserts=[("7", 9, "note", "x"), ("7", 9, "amount", "not a number")])
+    with pytest.raises(DatabaseError) as err:
+        _apply(conn, duck, info, run_id)
+    conn.rollback()
+    assert err.value.details["field"] == "amount" and err.value.details["sqlstate"] == "22P02"
+    assert "field 'amount'" in err.value.message
+    assert tables.fetch(dsn, "SELECT count(*) FROM items") == [(3,)]
