@@ -26,18 +26,6 @@ KEY = "1BuyersSheetKey_emulated"
 ACCOUNT = "reconcile-test@emulator.iam.gserviceaccount.com"
 
 
-def _engine_ready() -> bool:
-    try:
-        import engine.api  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-# `check` needs only the source, headers and the catalog; `run` needs the whole engine.
-needs_engine = pytest.mark.skipif(not _engine_ready(), reason="engine.api cannot be imported yet")
-
-
 def sample_rows() -> list[list[str]]:
     with open(resource_path("examples", "buyers.csv"), encoding="utf-8", newline="") as fh:
         return list(csv.reader(fh))
@@ -89,7 +77,6 @@ def buyer(dsn: str, key: str) -> dict:
         return dict(zip([c.name for c in cur.description], cur.fetchone()))
 
 
-@needs_engine
 def test_full_run_from_the_emulator_fixes_buyer_6666_and_converges(emulator, buyers_dsn):
     serve(emulator, sample_rows())
     ran = cli("run", RULES, "--format", "json")
@@ -115,7 +102,6 @@ def test_trailing_full_width_space_in_a_header_is_found_by_check(emulator, buyer
     assert fields["follow_up_assignee"]["sheet"]["letter"] == "K"
 
 
-@needs_engine
 def test_trailing_full_width_space_in_a_header_is_found_by_run(emulator, buyers_dsn):
     serve(emulator, edit_header(sample_rows(), "後続担当", "後続担当\u3000"))
     ran = cli("run", RULES, "--format", "json")
@@ -144,7 +130,6 @@ def test_moved_column_is_still_matched_by_header(emulator, buyers_dsn):
     assert {f["field"]: f["sheet"]["letter"] for f in checked["fields"]}["follow_up_assignee"] == "B"
 
 
-@needs_engine
 def test_moved_column_is_synced_by_run(emulator, buyers_dsn):
     serve(emulator, move_column(sample_rows(), "後続担当", 1))
     assert cli("run", RULES).exit_code == 0
@@ -159,7 +144,6 @@ def test_renamed_header_is_reported_by_check(emulator, buyers_dsn):
     assert any("follow_up_assignee" in p and "後続担当者" in p for p in problems)
 
 
-@needs_engine
 def test_renamed_header_field_skipped_and_logged_others_synced_by_run(emulator, buyers_dsn):
     serve(emulator, edit_header(sample_rows(), "後続担当", "後続担当者"))
 
@@ -186,7 +170,6 @@ def test_duplicate_headers_are_a_mapping_problem(emulator, buyers_dsn):
     assert name["sheet"] is None and sorted(c["letter"] for c in name["candidates"]) == ["B", "O"]
 
 
-@needs_engine
 def test_429_forever_fails_the_run_clearly_and_writes_nothing(emulator, buyers_dsn, monkeypatch):
     serve(emulator, sample_rows())
     emulator.fail(429, times=None, path="values:batchGet")
@@ -214,7 +197,6 @@ def test_unshared_sheet_fails_check_naming_the_service_account(emulator, buyers_
     assert table(buyers_dsn) == before
 
 
-@needs_engine
 def test_unshared_sheet_fails_the_run_and_writes_nothing(emulator, buyers_dsn):
     serve(emulator, sample_rows())
     emulator.forbidden.add(KEY)
