@@ -266,6 +266,8 @@ def _sides(r: Inconsistency) -> tuple[str, str]:
 def _raw_note(r: Inconsistency) -> str:
     if r.raw_value is None or r.raw_value == r.sheet_value:
         return ""
+    if r.raw_value == "":
+        return "<div class=\"raw\">cell: <span class=\"none\">empty</span></div>"
     return f"<div class=\"raw\">cell: <span class=\"v\">{_edges(r.raw_value)}</span></div>"
 
 

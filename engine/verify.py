@@ -11,6 +11,7 @@ an empty history, not an error.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -209,13 +210,13 @@ def _duck_ident(name: str) -> str:
 
 def _field_drift(planned: Sequence[Any], records: Sequence[Inconsistency], chosen: Sequence[str]) -> tuple[FieldDrift, ...]:
     by_field = {c.field: c for c in planned}
+    tally = Counter((r.field, r.status) for r in records if r.field is not None)
     drift = []
     for name in chosen:
         counts = by_field.get(name)
         drift.append(FieldDrift(
             field=name, compared=counts.compared if counts else 0,
-            changed=sum(1 for r in records if r.field == name and r.status == "changed"),
-            invalid=sum(1 for r in records if r.field == name and r.status == "invalid"),
+            changed=tally[name, "changed"], invalid=tally[name, "invalid"],
             error=(counts.error if counts else None) or (None if counts else "not checked: not in the diff")))
     return tuple(drift)
 

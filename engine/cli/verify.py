@@ -59,9 +59,15 @@ def verify_text(result, *, report_path: str | None = None, limit: int = TABLE_RE
         lines += ["", "Records:"]
         lines.append(text_table(
             ["record", "field", "status", "sheet row", "cell", "sheet value", "table value", "message"],
-            [[r.record_key, r.field or "-", r.status, r.sheet_row, r.raw_value, r.sheet_value, r.table_value,
-              r.message or ""] for r in shown]))
+            [_record_cells(r) for r in shown]))
         if len(result.records) > len(shown):
             where = f"see {report_path}" if report_path else "write them all with --report FILE (.json, .md, .html)"
             lines.append(f"... and {len(result.records) - len(shown)} more; {where}")
     return "\n".join(lines)
+
+
+def _record_cells(r) -> list:
+    """One record line; a row-level status (a row missing from the sheet) has no values to show."""
+    if r.field is None:
+        return [r.record_key, "-", r.status, r.sheet_row or "", r.raw_value or "", "", "", r.message or ""]
+    return [r.record_key, r.field, r.status, r.sheet_row, r.raw_value, r.sheet_value, r.table_value, r.message or ""]
