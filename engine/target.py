@@ -344,7 +344,7 @@ def stream_copy_out(conn: psycopg.Connection, copy: sql.Composable, params: Sequ
             if failure:
                 raise failure[0] from None
             raise
-        _drain(path, producer)
+        producer.join()  # the reader saw EOF, so the producer has closed the pipe: it cannot block
         if failure:
             raise failure[0]
 
@@ -364,10 +364,8 @@ def _produce(conn: psycopg.Connection, copy: sql.Composable, params: Sequence[An
 
 
 def _drain(path: str, producer: threading.Thread) -> None:
-    """Wait for the producer; read and drop what it still writes so it never blocks on a full pipe."""
-    if not producer.is_alive():
-        producer.join()
-        return
+    """After the reader failed: wait for the producer, reading and dropping what it still writes
+    so it never blocks on a full pipe (or on opening one nobody reads)."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
         while producer.is_alive():

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import duckdb
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engine import apply, runlog, target
 from engine.results import Change
@@ -69,4 +72,38 @@ def test_read_back_skips_conflicts_and_reports_rows_deleted_after_commit(pg_dsn)
     mismatches = apply.read_back(conn, duck, info, written=written)
     assert [c.record_key for c in written.conflicts] == ["2"]
     assert mismatches == [Change("1", "note", None, "A")]
+    conn.close()
+
+
+_texts = st.one_of(st.none(), st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+                                      max_size=12))
+
+
+@given(new=st.lists(_texts, min_size=3, max_size=3))
+def test_property_written_values_read_back_unchanged(readback_world, new):
+    """Property: any text (or NULL) written by apply_changes is what a fresh snapshot reads, and
+    read_back reports nothing."""
+    conn, duck, info, run_id = readback_world
+    old = dict(conn.execute("SELECT id::text, note FROM items").fetchall())
+    tables.plan_tables(duck, changes=[(str(i + 1), "note", old[str(i + 1)], v, i) for i, v in enumerate(new)])
+    with conn.transaction():
+        written = apply.apply_changes(conn, duck, info, run_id=run_id, rule_name="items", fields=("note",))
+    assert apply.read_back(conn, duck, info, written=written) == []
+    target.snapshot_to_duckdb(conn, duck, info, ["note"], table="after")
+    conn.rollback()
+    assert dict(duck.execute("SELECT k, note FROM after").fetchall()) == {"1": new[0], "2": new[1], "3": new[2]}
+
+
+
+@pytest.fixture
+def readback_world(pg_dsn):
+    tables.create(pg_dsn, "CREATE TABLE {t} (id int PRIMARY KEY, note text)", rows=[(1, "a"), (2, None), (3, "")],
+                  columns=("id", "note"))
+    duck = duckdb.connect()
+    conn = target.connect(pg_dsn)
+    runlog.ensure_schema(conn)
+    run_id = runlog.start_run(conn, tables.rules(fields=("note",)), selectors={})
+    info = target.read_table_info(conn, tables.rules(fields=("note",)))
+    conn.commit()
+    yield conn, duck, info, run_id
     conn.close()
