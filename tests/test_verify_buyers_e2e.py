@@ -4,28 +4,13 @@ from __future__ import annotations
 import json
 from html.parser import HTMLParser
 
-import psycopg
 import pytest
-from click.testing import CliRunner
 
-from engine.cli import main
-from engine.resources import read_text, resource_path
+# The seeded buyers database and the CLI runner are the engine's e2e fixtures; shared, not copied.
+from test_engine_buyers_e2e import RULES, buyers_dsn, cli  # noqa: F401  (buyers_dsn is a fixture)
 
 pytestmark = pytest.mark.integration
-RULES = str(resource_path("rules", "buyers_file.yaml"))
 FOLLOW_UP = ("follow_up_assignee", "viewing_result_follow_up")
-
-
-@pytest.fixture
-def buyers_dsn(pg_dsn):
-    with psycopg.connect(pg_dsn) as conn:
-        conn.execute(read_text("sql", "buyers.sql"))
-        conn.execute(read_text("examples", "seed_buyers.sql"))
-    return pg_dsn
-
-
-def cli(*args: str):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 def test_buyer_6666_is_inconsistent_until_a_run_and_the_report_shows_it(buyers_dsn, tmp_path):
