@@ -24,7 +24,8 @@ def recover_command(rules: str, keys: tuple[str, ...], all_inconsistent: bool, f
 
     The backup is committed to reconcile.backups before any data write; if it cannot be
     written, nothing is written and the command exits 1. A record that fails does not stop
-    the others. Exit codes: 0 every record repaired; 1 some failed (see the failures); 2 usage.
+    the others. Exit codes: 0 every record repaired; 1 some failed (see the failures) or the
+    backup failed; 2 usage; 4 refused by a safety guard (policy.max_changed_rows).
     Undo with `reconcile rollback BACKUP_ID`.
     """
     if bool(keys) == all_inconsistent:
