@@ -5,14 +5,16 @@ import click
 
 from ..errors import EXIT_DIFFERENCES
 from .app import dsn_option, echo_err, emit_json, exit_with, format_option, handles_errors, main, text_table
-from .sync import selector_options
+from .sync import _split_fields
 
 TABLE_RECORDS = 50
 
 
 @main.command("verify")
 @click.argument("rules", type=click.Path(exists=True, dir_okay=False))
-@selector_options
+@click.option("--key", "keys", multiple=True, metavar="K", help="Only this record (repeatable).")
+@click.option("--fields", callback=_split_fields, metavar="a,b",
+              help="Only these fields (comma-separated table columns).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, writable=True), default=None,
               metavar="FILE", help="Also write a report: .json (every record), .md (for a PR comment) or "
                                    ".html (one self-contained page with a chart and the run history).")
