@@ -123,9 +123,9 @@ def render_markdown(result: VerifyResult, history: Sequence[RunSummary], *,
                     limit: int = MARKDOWN_RECORDS) -> str:
     verdict = ("**Consistent**: the table agrees with the sheet for every checked field."
                if result.consistent else
-               f"**Not consistent**: {result.records_affected} records disagree "
-               f"({result.drift} field values, {result.count('new_row')} rows not in the table, "
-               f"{result.count('missing_row')} rows not in the sheet).")
+               f"**Not consistent**: {result.verdict()} ({_n(result.drift, 'field value')} differ or are "
+               f"unreadable, {_n(result.count('new_row'), 'row')} not in the table, "
+               f"{_n(result.count('missing_row'), 'row')} not in the sheet).")
     lines = [f"## reconcile verify: {md_text(result.rule_name)} → `{result.table}`", "", verdict, "",
              f"Checked {_when(result.checked_at)}; sheet rows {result.sheet_rows}, "
              f"table rows {result.table_rows}{_md_selectors(result)}.", ""]
@@ -157,9 +157,24 @@ def render_markdown(result: VerifyResult, history: Sequence[RunSummary], *,
 
 def _md_record(r: Inconsistency) -> list[str]:
     return [md_text(r.record_key) or "*none*", md_text(r.field) or "*row*", STATUS_LABELS.get(r.status, r.status),
-            "" if r.sheet_row is None else str(r.sheet_row), md_value(r.raw_value) if r.status != "missing_row" else "",
+            "" if r.sheet_row is None else str(r.sheet_row), _md_cell(r),
             md_value(r.sheet_value) if r.status in ("changed", "new_row") else "",
             md_value(r.table_value) if r.status in ("changed", "invalid") else "", md_text(r.message)]
+
+
+def _md_cell(r: Inconsistency) -> str:
+    """The cell as read, when it says more than the sheet value next to it."""
+    if r.status == "missing_row" or (r.status in ("changed", "new_row") and r.raw_value == r.sheet_value):
+        return ""
+    return md_value(r.raw_value)
+
+
+def _n(count: int, noun: str) -> str:
+    """
+    >>> _n(1, "row"), _n(2, "field value")
+    ('1 row', '2 field values')
+    """
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _md_selectors(result: VerifyResult) -> str:

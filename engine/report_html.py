@@ -109,8 +109,7 @@ def render_html(result: VerifyResult, history: Sequence[RunSummary], *, limit: i
 
 
 def _header(result: VerifyResult, verdict: str) -> str:
-    label = ("Consistent" if result.consistent else
-             f"{result.records_affected} record{'s' if result.records_affected != 1 else ''} differ")
+    label = result.verdict().capitalize()
     source = f" · sheet <code>{escape(result.source)}</code>" if result.source else ""
     selectors = []
     if result.selectors.get("keys"):

@@ -131,6 +131,24 @@ class VerifyResult:
     def drift(self) -> int:
         return sum(f.drift for f in self.fields)
 
+    @property
+    def unchecked(self) -> tuple[str, ...]:
+        """Fields that could not be compared (their sheet column is missing or ambiguous)."""
+        return tuple(f.field for f in self.fields if f.error)
+
+    def verdict(self) -> str:
+        """One short line: 'consistent', '3 records differ', '1 record differs; 1 field not checked'."""
+        if self.consistent:
+            return "consistent"
+        parts = []
+        if self.records:
+            n = self.records_affected
+            parts.append(f"{n} record{'s differ' if n != 1 else ' differs'}")
+        if self.unchecked:
+            n = len(self.unchecked)
+            parts.append(f"{n} field{'s' if n != 1 else ''} not checked")
+        return "; ".join(parts)
+
     def to_dict(self) -> dict[str, Any]:
         out = _plain(asdict(self))
         for counted, drift in zip(out["fields"], self.fields):

@@ -121,6 +121,8 @@ def test_html_report_parses_with_chart_records_history_and_csp(tmp_path):
     header_text = " ".join(text for tags, text in page.texts if "header" in tags)
     assert "buyers" in header_text and "public.buyers" in header_text and "2026-11-29 03:00:00 UTC" in header_text
     assert "6 records differ" in header_text
+    one = world.sample_result(records=1)
+    assert "1 record differs" in report_html.render_html(one, ())
 
 
 def test_html_report_escapes_sheet_values(tmp_path):

@@ -63,6 +63,7 @@ def test_a_field_whose_column_is_missing_is_not_called_consistent(tmp_path, pg_d
     city = next(f for f in result.fields if f.field == "city")
     assert city.error
     assert any("都市" in p for p in result.header_problems)
+    assert result.unchecked == ("city",) and result.verdict() == "1 field not checked"
 
 
 def test_history_is_empty_when_nothing_was_ever_logged(rules_path, pg_dsn):

@@ -46,7 +46,7 @@ def verify_command(rules: str, fields, keys, report_path: str | None, dsn: str |
 
 def verify_text(result, *, report_path: str | None = None, limit: int = TABLE_RECORDS) -> str:
     """The ``table`` output: per-field counts, then the first ``limit`` records."""
-    verdict = "CONSISTENT" if result.consistent else f"NOT CONSISTENT: {result.records_affected} records differ"
+    verdict = "CONSISTENT" if result.consistent else f"NOT CONSISTENT: {result.verdict()}"
     lines = [f"Verify {result.rule_name} -> {result.table}: {verdict}",
              f"  sheet rows {result.sheet_rows}, table rows {result.table_rows}; differing values "
              f"{result.count('changed')}, unreadable cells {result.count('invalid')}, not in table "
