@@ -136,8 +136,22 @@ def test_book_from_csv_and_json(tmp_path):
     csv_file.write_text("ID,Name\n1,Ann\n", encoding="utf-8")
     assert book_from_file(csv_file, "k", "T").sheets[0].rows == [["ID", "Name"], ["1", "Ann"]]
     json_file = tmp_path / "s.json"
-    json_file.write_text(json.dumps({"sheets": [{"title": "A", "rows": [["x", 1]]}, {"title": "B", "rows": []}]}))
-    assert [s.title for s in book_from_file(json_file, "k", "T").sheets] == ["A", "B"]
+    json_file.write_text(json.dumps({"sheets": [
+        {"title": "A", "rows": [["x", 1, {"date": "2020-01-01", "format": "%d/%m/%Y"}, {"number": 2, "display": "{}%"},
+                                 {"formula": "=1/0", "value": {"error": "#DIV/0!"}}]]},
+        {"title": "B", "rows": []}]}))
+    book = book_from_file(json_file, "k", "T")
+    assert [s.title for s in book.sheets] == ["A", "B"]
+    assert book.sheets[0].rows[0][2:] == [Date(43831.0, "%d/%m/%Y"), Num(2, "{}%"), Formula("=1/0", Err("#DIV/0!"))]
+
+
+def test_latency_switch_delays_api_answers(gc, emulator, book):
+    import time
+
+    emulator.latency = 0.3
+    start = time.perf_counter()
+    gc.open_by_key("k")
+    assert time.perf_counter() - start >= 0.3
 
 
 def test_main_prints_the_env_to_set(tmp_path, capsys):

@@ -565,13 +565,36 @@ def synthetic_sheet(rows: int, columns: int, title: str = "Sheet1") -> Sheet:
 
 # -- by hand -------------------------------------------------------------------------------
 
+def cell_from_json(value: Any) -> Any:
+    """A typed cell from JSON: scalars as they are, or one of
+    ``{"date": "2024-01-05", "format": "%Y/%m/%d"}``, ``{"number": 1.5, "display": "${:,.2f}"}``,
+    ``{"error": "#N/A"}``, ``{"formula": "=A1*2", "value": <cell>}``.
+
+    >>> cell_from_json({"date": "2020-01-01"}), cell_from_json({"error": "#REF!"})
+    (Date(serial=43831.0, pattern='%Y-%m-%d'), Err(text='#REF!'))
+    """
+    if not isinstance(value, dict):
+        return value
+    if "date" in value:
+        return Date.of(dt.datetime.fromisoformat(value["date"]), value.get("format", "%Y-%m-%d"))
+    if "number" in value:
+        return Num(value["number"], value.get("display", "{}"))
+    if "error" in value:
+        return Err(value["error"])
+    if "formula" in value:
+        return Formula(value["formula"], cell_from_json(value.get("value")))
+    raise ValueError(f"unknown cell {value!r}")
+
+
 def book_from_file(path: Path, key: str, title: str) -> Spreadsheet:
-    """A CSV file (one sheet of text cells) or JSON (``{"sheets": [{"title", "rows"}]}`` or a list of rows)."""
+    """A CSV file (one sheet of text cells) or JSON (``{"sheets": [{"title", "rows"}]}`` or a list
+    of rows; cells as in ``cell_from_json``)."""
     if path.suffix.lower() == ".json":
         data = json.loads(path.read_text(encoding="utf-8"))
         if isinstance(data, list):
             data = {"sheets": [{"title": title, "rows": data}]}
-        sheets = [Sheet(s["title"], s["rows"], sheet_id=i) for i, s in enumerate(data["sheets"])]
+        sheets = [Sheet(s["title"], [[cell_from_json(c) for c in row] for row in s["rows"]], sheet_id=i)
+                  for i, s in enumerate(data["sheets"])]
         return Spreadsheet(key, sheets)
     with open(path, encoding="utf-8-sig", newline="") as fh:
         return Spreadsheet(key, [Sheet(title, list(csv.reader(fh)))])
@@ -582,7 +605,9 @@ def main(argv: list[str] | None = None, *, block: Callable[[], Any] | None = Non
     parser = argparse.ArgumentParser(description="Serve a sheet as the Google Sheets API v4 does, locally.")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--csv", type=Path, help="a CSV file: one worksheet of text cells")
-    source.add_argument("--json", type=Path, help='JSON: {"sheets": [{"title": ..., "rows": [[...]]}]}')
+    source.add_argument("--json", type=Path, help='JSON: {"sheets": [{"title": ..., "rows": [[...]]}]}; '
+                        'typed cells: {"date": "2024-01-05"}, {"number": 1.5, "display": "${:,.2f}"}, '
+                        '{"error": "#N/A"}, {"formula": "=1/0", "value": {"error": "#DIV/0!"}}')
     source.add_argument("--synthetic", metavar="ROWSxCOLS", help="a generated sheet, e.g. 100000x30")
     parser.add_argument("--port", type=int, default=0, help="0 (default) picks a free port")
     parser.add_argument("--key", default="emulated-sheet", help="the spreadsheet key to serve")
