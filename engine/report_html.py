@@ -8,6 +8,7 @@ mail attachment or a CI artifact. Every value from the sheet or the table is esc
 from __future__ import annotations
 
 import difflib
+from os.path import commonprefix
 from datetime import datetime, timezone
 from html import escape
 from typing import Sequence
@@ -17,7 +18,7 @@ from .report import STATUS_LABELS
 from .verify import FieldDrift, Inconsistency, RunSummary, VerifyResult
 
 HTML_RECORDS = 2000  # rows in the record table; the JSON report has them all
-DIFF_CHARS = 2000  # characters of a value compared and shown; the rest is elided
+DIFF_CHARS = 1000  # characters of a value compared and shown; the rest is elided
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 CHANGED = "#e8590c"
@@ -307,19 +308,27 @@ def highlight(sheet: str | None, table: str | None) -> tuple[str, str]:
     for differs, b0, b1, a0, a1 in _runs(b, a):
         sheet_out.append(_span(a[a0:a1], differs))
         table_out.append(_span(b[b0:b1], differs))
-    return (f"<div class=\"v\">{''.join(sheet_out)}{_elided(sheet)}</div>",
-            f"<div class=\"v\">{''.join(table_out)}{_elided(table)}</div>")
+    return (f"<div class=\"v\">{''.join(sheet_out) or _EMPTY}{_elided(sheet)}</div>",
+            f"<div class=\"v\">{''.join(table_out) or _EMPTY}{_elided(table)}</div>")
 
 
 def _runs(old: str, new: str) -> list[tuple[bool, int, int, int, int]]:
     """Differing and equal runs of two strings, readable: values with little in common are
     marked whole, and a common run of one or two characters between changes is marked too
-    ("Mori" -> "<script>" is not a change around a shared "ri")."""
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
-    if matcher.ratio() < 0.4:
+    ("Mori" -> "<script>" is not a change around a shared "ri"). The common prefix and suffix
+    are split off first, so a small edit in a long note costs little."""
+    head = len(commonprefix([old, new]))
+    tail = len(commonprefix([old[head:][::-1], new[head:][::-1]]))
+    mid_old, mid_new = old[head:len(old) - tail], new[head:len(new) - tail]
+    matcher = difflib.SequenceMatcher(None, mid_old, mid_new, autojunk=False)
+    same = head + tail + sum(size for _, _, size in matcher.get_matching_blocks())
+    if 2 * same < 0.4 * (len(old) + len(new)):
         return [(True, 0, len(old), 0, len(new))]
+    codes = [("equal", 0, head, 0, head)] if head else []
+    codes += [(op, o0 + head, o1 + head, n0 + head, n1 + head) for op, o0, o1, n0, n1 in matcher.get_opcodes()]
+    if tail:
+        codes.append(("equal", len(old) - tail, len(old), len(new) - tail, len(new)))
     runs: list[tuple[bool, int, int, int, int]] = []
-    codes = matcher.get_opcodes()
     for i, (op, o0, o1, n0, n1) in enumerate(codes):
         differs = op != "equal" or (o1 - o0 <= 2 and 0 < i < len(codes) - 1)
         if runs and runs[-1][0] == differs:
@@ -327,6 +336,9 @@ def _runs(old: str, new: str) -> list[tuple[bool, int, int, int, int]]:
             o0, n0 = p0, q0
         runs.append((differs, o0, o1, n0, n1))
     return runs
+
+
+_EMPTY = "<span class=\"none\">empty</span>"
 
 
 def _span(text: str, differs: bool) -> str:

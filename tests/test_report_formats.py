@@ -185,3 +185,11 @@ def test_highlight_shows_each_value_exactly_and_marks_only_what_differs(sheet, t
     else:
         assert marks_sheet or marks_table
         assert len(sheet) - len(marks_sheet) == len(table) - len(marks_table)  # the common part is shared
+
+
+def test_a_small_edit_in_a_long_value_marks_only_the_edit_and_elides_the_rest():
+    note = "あ" * 400 + "X" + "い" * 2000
+    sheet, table = report_html.highlight(note.replace("X", "Y"), note)
+    assert re.findall(r"<mark>(.*?)</mark>", sheet) == ["Y"] and re.findall(r"<mark>(.*?)</mark>", table) == ["X"]
+    assert f"{len(note) - report_html.DIFF_CHARS:,} more characters" in sheet
+    assert report_html.highlight("", "abc")[0] == '<div class="v"><span class="none">empty</span></div>'
