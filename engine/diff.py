@@ -92,15 +92,15 @@ def compute_diff(con: duckdb.DuckDBPyConnection, rules: RuleSet, columns: Column
 def _diff_sql(fields: list[FieldRule], lanes: list[Lane], columns: ColumnMap, sheet: str, target: str,
               key_type: str, table: str) -> str:
     raw = [f"c{columns.fields[f.name].index}" for f in fields]
-    chain = chain_query(sheet, lanes, ["_row", *dict.fromkeys(raw)])
-    table_columns, statuses, structs = [], [], []
+    chain = chain_query(sheet, lanes, ["_row"])
+    table_columns, typed_columns, statuses, structs = [], [], [], []
     for i, (f, lane) in enumerate(zip(fields, lanes)):
-        col = ident(f.name)
-        table_columns.append(f", {col} AS t{i}, TRY_CAST({col} AS {lane.to_type}) AS tt{i}")
+        table_columns.append(f", {ident(f.name)} AS t{i}")
+        typed_columns.append(f", TRY_CAST(t{i} AS {lane.to_type}) AS tt{i}")
         equal = equal_sql(f.compare, f"l{i}_v", f"tt{i}", lane.to_type)
         statuses.append(f", CASE WHEN _row IS NULL THEN NULL WHEN l{i}_e IS NOT NULL THEN 'invalid' "
                         f"WHEN table_key IS NULL THEN 'new_row' WHEN NOT {equal} THEN 'changed' END AS st{i}")
-        structs.append(f"{{'field': {sql_literal(f.name)}, 'status': st{i}, 'raw_value': {ident(raw[i])}, "
+        structs.append(f"{{'field': {sql_literal(f.name)}, 'status': st{i}, 'raw_value': r.{ident(raw[i])}, "
                        f"'sheet_value': CASE WHEN st{i} <> 'invalid' THEN {render_sql(f'l{i}_v', lane.to_type)} END, "
                        f"'table_value': t{i}, 'message': l{i}_e}}")
     if not fields:  # a rule set reading no field still reports its new rows
@@ -108,8 +108,9 @@ def _diff_sql(fields: list[FieldRule], lanes: list[Lane], columns: ColumnMap, sh
                        "'raw_value': NULL::VARCHAR, 'sheet_value': NULL::VARCHAR, 'table_value': NULL::VARCHAR, "
                        "'message': NULL::VARCHAR}")
     return sql_text("diff/field_diff.sql").format(
-        diff=ident(table), chain=chain, sheet_keys=ident(SHEET_KEYS), target=ident(target), key_type=key_type,
-        table_columns="".join(table_columns), statuses="".join(statuses),
+        diff=ident(table), chain=chain, sheet=ident(sheet), sheet_keys=ident(SHEET_KEYS), target=ident(target),
+        key_type=key_type, table_columns="".join(table_columns), typed_columns="".join(typed_columns),
+        statuses="".join(statuses),
         any_status="".join(f" OR st{i} IS NOT NULL" for i in range(len(fields))), structs=", ".join(structs))
 
 
