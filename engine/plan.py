@@ -117,7 +117,8 @@ def apply_on_invalid(con: duckdb.DuckDBPyConnection, rules: RuleSet, table_info:
         if rule.on_invalid == "fail":
             _fail(con, rows, rule.name, invalid[rule.name])
         value = None if rule.on_invalid == "null" else _default_text(con, rule.name, rule.default, table_info)
-        _write_instead(con, rule.name, value, table_info, rows, changes, inserts, target)
+        _write_instead(con, rule.name, value, table_info, rows, changes,
+                       inserts if rules.policy.new_rows == "insert" else None, target)
 
 
 def _fail(con: duckdb.DuckDBPyConnection, rows: str, name: str, count: int) -> None:
@@ -146,16 +147,16 @@ def _default_text(con: duckdb.DuckDBPyConnection, name: str, default: Any, table
 
 
 def _write_instead(con: duckdb.DuckDBPyConnection, name: str, value: str | None, table_info: TableInfo,
-                   rows: str, changes: str, inserts: str, target: str) -> None:
+                   rows: str, changes: str, inserts: str | None, target: str) -> None:
     dtype = duck_type(table_info.columns[name].pg_type)
     existing = f"record_key IN (SELECT k FROM {ident(target)})"
     con.execute(f"INSERT INTO {ident(changes)} SELECT record_key, field, table_value, ?, sheet_row "
                 f"FROM {ident(rows)} WHERE status = 'invalid' AND field = ? AND {existing} "
                 f"AND TRY_CAST(table_value AS {dtype}) IS DISTINCT FROM TRY_CAST(?::VARCHAR AS {dtype})",
                 [value, name, value])
-    con.execute(f"INSERT INTO {ident(inserts)} SELECT record_key, sheet_row, field, ? FROM {ident(rows)} "
-                f"WHERE status = 'invalid' AND field = ? AND NOT {existing} "
-                f"AND record_key IN (SELECT record_key FROM {ident(inserts)})", [value, name])
+    if inserts is not None:
+        con.execute(f"INSERT INTO {ident(inserts)} SELECT record_key, sheet_row, field, ? FROM {ident(rows)} "
+                    f"WHERE status = 'invalid' AND field = ? AND NOT {existing}", [value, name])
 
 
 def drop_never(con: duckdb.DuckDBPyConnection, rules: RuleSet, *, changes: str = CHANGES,
