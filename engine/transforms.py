@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 
 import duckdb
 
-from .duck_types import render_sql
+from .duck_types import duck_type, render_sql
 from .rules.model import Comparison, Transform
 from .sources.base import CELL_ERRORS
 
@@ -291,8 +291,8 @@ def final_cast(v: str, from_type: str, to_type: str, pg_type: str) -> Step:
     if to_type == "BIGINT" and from_type in ("VARCHAR", "ANY"):
         text = _text(v, from_type)
         value = _integer(text)
-    elif to_type == "TIMESTAMP" and from_type == "TIMESTAMPTZ":
-        value = f"timezone('UTC', {v})"  # timestamp columns hold UTC wall time
+    elif {to_type, from_type} == {"TIMESTAMP", "TIMESTAMPTZ"}:
+        value = f"timezone('UTC', {v})"  # timestamp columns hold UTC wall time, whatever the session
     else:
         value = f"TRY_CAST({v} AS {to_type})"
     return Step(value, None, to_type, failure=("type", f" is not a valid {pg_type}"))
@@ -367,7 +367,7 @@ def prepare_chains(con: duckdb.DuckDBPyConnection, source_table: str, lanes: Seq
     for lane in lanes:
         for name, expr in lane.chain.macros:
             con.execute(f"CREATE OR REPLACE TEMP MACRO {ident(name)}(value) AS ({expr})")
-    con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {NFKC_TABLE} (src VARCHAR PRIMARY KEY, dst VARCHAR)")
+    con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {NFKC_TABLE} (src VARCHAR, dst VARCHAR)")
     positions = sorted({j for lane in lanes for j, name in enumerate(lane.chain.names) if name == "nfkc"})
     for j in positions:
         _fill_nfkc(con, source_table, [lane for lane in lanes if j < len(lane.chain.names)
@@ -392,8 +392,6 @@ def apply_chain(con: duckdb.DuckDBPyConnection, transforms: Sequence[Transform],
 
     For tests and previews; the diff runs the same SQL over the whole sheet.
     """
-    from .duck_types import duck_type  # noqa: PLC0415 (keeps the doctest-free import light)
-
     chain = compile_chain(transforms)
     dtype = duck_type(pg_type)
     con.execute("CREATE OR REPLACE TEMP TABLE _reconcile_cells (_row INTEGER, c VARCHAR)")
