@@ -236,3 +236,15 @@ def test_nfkc_on_ascii_cells_costs_no_python(con):
     assert n == 200_000
     assert con.execute(f"SELECT count(*) FROM {NFKC_TABLE}").fetchall()[0][0] == 0
     assert elapsed < 5
+
+
+def test_doctests_of_the_duckdb_core_pass():
+    import doctest
+
+    import engine.duck_types
+    import engine.plan
+    import engine.transforms
+
+    for module in (engine.duck_types, engine.transforms, engine.plan):
+        result = doctest.testmod(module)
+        assert result.failed == 0 and result.attempted > 0, module.__name__
