@@ -96,7 +96,7 @@ def _diff_sql(fields: list[FieldRule], lanes: list[Lane], columns: ColumnMap, sh
     table_columns, typed_columns, statuses, structs = [], [], [], []
     for i, (f, lane) in enumerate(zip(fields, lanes)):
         table_columns.append(f", {ident(f.name)} AS t{i}")
-        typed_columns.append(f", TRY_CAST(t{i} AS {lane.to_type}) AS tt{i}")
+        typed_columns.append(f", TRY_CAST(t{i} AS {lane.to_type}) AS tt{i}, errs[{i + 1}] AS l{i}_e")
         equal = equal_sql(f.compare, f"l{i}_v", f"tt{i}", lane.to_type)
         statuses.append(f", CASE WHEN _row IS NULL THEN NULL WHEN l{i}_e IS NOT NULL THEN 'invalid' "
                         f"WHEN table_key IS NULL THEN 'new_row' WHEN NOT {equal} THEN 'changed' END AS st{i}")
@@ -107,7 +107,11 @@ def _diff_sql(fields: list[FieldRule], lanes: list[Lane], columns: ColumnMap, sh
         structs.append("{'field': NULL::VARCHAR, 'status': CASE WHEN table_key IS NULL THEN 'new_row' END, "
                        "'raw_value': NULL::VARCHAR, 'sheet_value': NULL::VARCHAR, 'table_value': NULL::VARCHAR, "
                        "'message': NULL::VARCHAR}")
+    errors = ", ".join(f"l{i}_e" for i in range(len(fields)))
+    sheet_values = "".join(f", s.l{i}_v" for i in range(len(fields)))
+    sheet_values += f", CASE WHEN coalesce({errors}) IS NOT NULL THEN [{errors}] END AS errs" if fields else ""
     return sql_text("diff/field_diff.sql").format(
+        sheet_values=sheet_values,
         diff=ident(table), chain=chain, sheet=ident(sheet), sheet_keys=ident(SHEET_KEYS), target=ident(target),
         key_type=key_type, table_columns="".join(table_columns), typed_columns="".join(typed_columns),
         statuses="".join(statuses),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Mapping, Sequence
 
 from engine.sources import CELL_ERRORS
@@ -85,10 +85,9 @@ def typed(value: Any, pg_type: str) -> Any:
                 return n
         raise ValueError(value)
     p, s = map(int, _NUMERIC.match(pg_type).groups())
-    try:
-        d = Decimal(str(value).strip(_BLANKS))
-    except InvalidOperation:
-        raise ValueError(value) from None
+    if not _DECIMAL.match(str(value)):
+        raise ValueError(value)
+    d = Decimal(str(value).strip(_BLANKS))
     q = d.quantize(Decimal(1).scaleb(-s), rounding=ROUND_HALF_UP)
     if q.is_zero():
         q = abs(q)
@@ -132,13 +131,9 @@ def equal(kind: str, tolerance: Decimal | None, s: Any, t: Any) -> bool:
         return str(s).lower() == str(t).lower()
     if kind == "ignore_whitespace":
         return _strip_ws(str(s)) == _strip_ws(str(t))
-    try:
-        a, b = Decimal(str(s)), Decimal(str(t))
-    except InvalidOperation:
+    if not (_DECIMAL.match(str(s)) and _DECIMAL.match(str(t))):  # not numbers: compared exactly
         return s == t
-    if not (a.is_finite() and b.is_finite()):
-        return s == t
-    return abs(a - b) <= (tolerance or Decimal(0))
+    return abs(Decimal(str(s).strip(_BLANKS)) - Decimal(str(t).strip(_BLANKS))) <= (tolerance or Decimal(0))
 
 
 def reference_diff(fields: Sequence[Mapping[str, Any]], key_chain: Sequence[tuple[str, Any]],
