@@ -31,13 +31,15 @@ from .snapshot import SHEET_KEYS, keyed_sheet
 from .transforms import Lane, chain_query, compile_chain, equal_sql, ident, prepare_chains, sql_literal
 
 DIFF_TABLE = "diff"
+FIELD_COUNTS_TABLE = "diff_field_counts"
 DIFF_COLUMNS = ("record_key", "field", "status", "sheet_row", "raw_value", "sheet_value", "table_value", "message")
 DIFF_FAILED = "RC204"
 
 
 @dataclass(frozen=True)
 class DiffSummary:
-    """Figures of one diff; the rows themselves stay in DuckDB (``table``)."""
+    """Figures of one diff; the rows stay in DuckDB (``table``), the per-field figures too
+    (``diff_field_counts``: field, compared, differing, invalid)."""
 
     fields: tuple[FieldCounts, ...]  # compared, differing, invalid per diffed field
     sheet_rows: int = 0
@@ -126,10 +128,15 @@ def _summary(con: duckdb.DuckDBPyConnection, fields: list[FieldRule], table: str
     per_field = {name: (d, i) for name, d, i in con.execute(sql_text("diff/field_counts.sql").format(**names)).fetchall()}
     counts = tuple(FieldCounts(f.name, compared=matched, differing=per_field.get(f.name, (0, 0))[0],
                                invalid=per_field.get(f.name, (0, 0))[1]) for f in fields)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {FIELD_COUNTS_TABLE} "
+                f"(field VARCHAR, compared BIGINT, differing BIGINT, invalid BIGINT)")
+    if counts:
+        con.executemany(f"INSERT INTO {FIELD_COUNTS_TABLE} VALUES (?, ?, ?, ?)",
+                        [(c.field, c.compared, c.differing, c.invalid) for c in counts])
     return DiffSummary(counts, sheet_rows=sheet_rows, table_rows=table_rows, matched_rows=matched,
                        new_rows=unique - matched, missing_rows=missing, duplicate_keys=dup_keys,
                        duplicate_rows=dup_rows, null_keys=null_keys, changed_rows=changed, invalid=invalid,
                        table=table, sheet_keys=SHEET_KEYS, target=target, key_type=key_type)
 
 
-__all__ = ["DIFF_COLUMNS", "DIFF_TABLE", "DiffSummary", "compute_diff", "diffed_fields"]
+__all__ = ["DIFF_COLUMNS", "DIFF_TABLE", "FIELD_COUNTS_TABLE", "DiffSummary", "compute_diff", "diffed_fields"]

@@ -22,6 +22,7 @@ from typing import Any, Callable, Sequence
 import duckdb
 
 from .duck_types import duck_type, render_sql
+from .rules.loader import DEFAULT_DATE_FORMATS, DEFAULT_TIMESTAMP_FORMATS
 from .rules.model import Comparison, Transform
 from .sources.base import CELL_ERRORS
 
@@ -37,8 +38,6 @@ _SERIAL = r"^[ \t\n\f\r]*[0-9]+(\.[0-9]+)?[ \t\n\f\r]*$"
 SERIAL_EPOCH = "1899-12-30"
 NFKC_TABLE = "reconcile_nfkc"
 _NFKC_ALIAS = "__nfkc__"
-DEFAULT_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d")
-DEFAULT_TIMESTAMP_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M")
 
 
 def sql_literal(value: Any) -> str:

@@ -62,6 +62,7 @@ def test_skipped_and_absent_fields_are_left_out(con):
     summary = compute_diff(con, w.rules, columns, w.table_info)
     assert [c.field for c in summary.fields] == ["a"]
     assert [r[1] for r in diff_rows(con)] == ["a"]
+    assert con.execute("SELECT * FROM diff_field_counts").fetchall() == [("a", 1, 1, 0)]
 
 
 def test_a_failing_sql_transform_is_a_data_error(con):
