@@ -124,7 +124,7 @@ def _collapse(v: str) -> Step:
 
 def _nfkc(v: str) -> Step:
     # ASCII is NFKC already, so only other texts are looked up in the dictionary that
-    # ``prepare_nfkc`` filled from Python's unicodedata (the layer joins it as _NFKC_ALIAS).
+    # ``prepare_chains`` filled from Python's unicodedata (the layer joins it as _NFKC_ALIAS).
     return Step(f"CASE WHEN strlen({v}) = length({v}) THEN {v} ELSE coalesce({_NFKC_ALIAS}.dst, {v}) END",
                 None, "VARCHAR", join=v)
 
