@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from importlib import resources
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +25,20 @@ def resource_path(kind: str, *parts: str) -> Path:
     local = _CHECKOUT.joinpath(kind, *parts)
     if local.exists():
         return local
-    shipped = resources.files(_PACKAGES[kind]).joinpath(*parts)
-    with resources.as_file(shipped) as path:
-        if not Path(path).exists():
-            raise FileNotFoundError(f"reconcile resource not found: {kind}/{'/'.join(parts)}")
-        return Path(path)
+    for folder in _installed_folders(kind):
+        shipped = folder.joinpath(*parts)
+        if shipped.exists():
+            return shipped
+    raise FileNotFoundError(f"reconcile resource not found: {kind}/{'/'.join(parts)}")
+
+
+def _installed_folders(kind: str) -> list[Path]:
+    # The data folders are namespace packages (no __init__.py), which importlib.resources
+    # turns into a MultiplexedPath; pip installs them as plain folders, so use those.
+    spec = importlib.util.find_spec(_PACKAGES[kind])
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    return [Path(location) for location in spec.submodule_search_locations]
 
 
 def read_text(kind: str, *parts: str) -> str:
