@@ -21,9 +21,9 @@ import psycopg
 from . import apply as apply_mod
 from . import diff as diff_mod
 from . import plan as plan_mod
-from . import runlog, snapshot, target
+from . import monitor, runlog, snapshot, target
 from .columns import ColumnMap, TableInfo
-from .errors import MappingError, ReconcileError
+from .errors import DatabaseError, MappingError, ReconcileError
 from .progress import SILENT, Progress
 from .results import Change, FieldCounts, PlanResult, RunResult
 from .rules import load_rules
@@ -52,6 +52,7 @@ class Session:
     table_info: TableInfo
     plan: Any  # engine.plan.Plan
     selectors: dict[str, Any] = field(default_factory=dict)
+    run_id: int | None = None  # set by ``run`` before apply, so hooks can link their records to it
 
     @property
     def skipped_fields(self) -> tuple[str, ...]:
@@ -157,10 +158,12 @@ def run(rules: RulesArg, *, dsn: str | None = None, fields: Sequence[str] | None
     try:
         with open_session(ruleset, dsn=resolved_dsn, fields=fields, keys=keys, sample_limit=sample_limit,
                           progress=progress) as session:
+            session.run_id = run_id
             outcome = _apply_session(session, run_id, command, before_apply, progress)
     except ReconcileError as err:
         runlog.log_failure(resolved_dsn, run_id, ruleset.name, [(None, None, str(err))],
                            _error_counts(ruleset, fields, str(err)))
+        _notify(resolved_dsn, ruleset, run_id, after_failure=err)
         raise
     _notify(resolved_dsn, ruleset, run_id)
     return outcome
@@ -230,22 +233,20 @@ def _skip_reasons(session: Session) -> list[tuple[str, str]]:
 
 
 def _invalid_events(session: Session) -> Iterator[tuple]:
-    """field_sync_logs rows for invalid cells and skipped fields (success = false)."""
+    """field_sync_logs rows for invalid cells and skipped fields (success = false).
+
+    Read from the plan's diff, which the selectors already narrowed (keys compared typed).
+    The message carries the cell's text, so the log alone says what was in the sheet.
+    """
     rows = session.duck.execute(
-        "SELECT record_key, field, false, table_value, NULL, message, 'invalid', sheet_row "
-        "FROM diff WHERE status = 'invalid' AND field IN (SELECT unnest(?::VARCHAR[]))",
-        [list(_selected_fields(session))]).fetchall()
-    keys = set(session.selectors.get("keys") or [])
-    for row in rows:
-        if not keys or row[0] in keys:
-            yield row
+        f"SELECT record_key, field, table_value, sheet_row, raw_value, message "
+        f"FROM {session.plan.diff} WHERE status = 'invalid'").fetchall()
+    for key, name, table_value, sheet_row, cell, message in rows:
+        shown = "empty" if cell is None else repr(cell)
+        yield (key, name, False, table_value, None, f"sheet row {sheet_row}, cell {shown}: {message or 'invalid'}",
+               "invalid", sheet_row)
     for name, reason in _skip_reasons(session):
         yield ("*", name, False, None, None, reason, "error", None)
-
-
-def _selected_fields(session: Session) -> list[str]:
-    chosen = session.selectors.get("fields") or session.rules.field_names
-    return [f for f in chosen if f in session.columns.fields]
 
 
 def _final_counts(planned: Sequence[FieldCounts], applied: Any, session: Session) -> list[FieldCounts]:
@@ -293,15 +294,19 @@ def _finish_refused(conn: psycopg.Connection, run_id: int, rules: RuleSet, resul
     conn.commit()
 
 
-def _notify(dsn: str, rules: RuleSet, run_id: int) -> None:
-    """Evaluate alert thresholds after every run; a failing sink never fails the run."""
+def _notify(dsn: str, rules: RuleSet, run_id: int, *, after_failure: ReconcileError | None = None) -> None:
+    """Evaluate alert thresholds after every run, failed ones too; a failing sink never fails the run.
+
+    After a failure, a database that cannot be reached for the alerts must not hide the
+    run's own error, which the caller raises next.
+    """
     try:
-        from . import monitor
-    except ImportError:  # monitoring not installed in this build
-        return
-    with target.connect(dsn) as conn:
-        monitor.evaluate_and_notify(conn, rules, run_id=run_id)
-        conn.commit()
+        with target.connect(dsn) as conn:
+            monitor.evaluate_and_notify(conn, rules, run_id=run_id)
+            conn.commit()
+    except DatabaseError:
+        if after_failure is None:
+            raise
 
 
 __all__ = ["Session", "load", "open_session", "plan", "run"]

@@ -21,7 +21,7 @@ from typing import Any, Iterable, Sequence
 import psycopg
 from psycopg import sql
 
-from . import resources
+from . import resources, target
 from .errors import (EXIT_FAILURE, EXIT_OK, DatabaseError, GuardRefused, ReconcileError,
                      UserError)
 from .monitor import ensure_tables, fetch_dicts
@@ -113,8 +113,6 @@ class _BackupHook:
     """``before_apply`` for recover: back up what the plan will overwrite, and commit it."""
 
     backup_id: str
-    fields: Sequence[str] | None
-    keys: Sequence[str] | None
     planned: dict[str, list[str]] = field(default_factory=dict)  # record -> fields, of the last call
     invalid: dict[tuple[str, str], str] = field(default_factory=dict)
     used: bool = False
@@ -128,14 +126,15 @@ class _BackupHook:
         self._note_invalid(session)
         if rows:
             save_backup(session.conn, self.backup_id, session.rules.name, session.table_info, rows,
-                        run_id=getattr(session, "run_id", None))
+                        run_id=session.run_id)
             self.used = True
 
     def _note_invalid(self, session: Any) -> None:
-        found = session.duck.execute("SELECT record_key, field, message FROM diff WHERE status = 'invalid'").fetchall()
+        # The plan's diff is already narrowed to the selected keys (compared typed) and fields.
+        found = session.duck.execute(
+            f"SELECT record_key, field, message FROM {session.plan.diff} WHERE status = 'invalid'").fetchall()
         for key, name, message in found:
-            if (not self.keys or key in self.keys) and (not self.fields or name in self.fields):
-                self.invalid[(key, name)] = message or "the sheet's value cannot be read"
+            self.invalid[(key, name)] = message or "the sheet's value cannot be read"
 
 
 def save_backup(conn: psycopg.Connection, backup_id: str, rule_name: str, table_info: Any,
@@ -172,12 +171,12 @@ def recover(rules: RuleSet | str | Path, *, dsn: str | None = None, keys: Sequen
     ``new_rows`` is set to ``report``), so a rollback never has rows to delete. A second
     recover finds nothing to write, takes no backup and logs a row with ``backup_id`` NULL.
     """
-    from . import api, target
+    from . import api  # api imports the engine's heavy parts; recover needs them only here
 
     ruleset = _recover_rules(api.load(rules), keys, all_inconsistent)
     resolved = target.resolve_dsn(dsn, ruleset)
     _ensure_log_tables(resolved)
-    hook = _BackupHook(str(uuid.uuid4()), fields, keys)
+    hook = _BackupHook(str(uuid.uuid4()))
     outcome = _Outcome()
     try:
         outcome.add(api.run(ruleset, dsn=resolved, fields=fields, keys=keys, command="recover", before_apply=hook),
@@ -264,7 +263,7 @@ def _retry_per_record(api: Any, ruleset: RuleSet, dsn: str, fields: Sequence[str
 
 
 def _ensure_log_tables(dsn: str) -> None:
-    with _connect(dsn) as conn:
+    with target.connect(dsn) as conn:
         ensure_tables(conn)
         conn.commit()
 
@@ -273,7 +272,7 @@ def _link_backup(dsn: str, backup_id: str, linked: Sequence[tuple[int, list[str]
     """Tie each backed-up field to the run that wrote over it (rollback compares with its log)."""
     if not linked:
         return
-    with _connect(dsn) as conn:
+    with target.connect(dsn) as conn:
         for run_id, records in linked:
             conn.execute("UPDATE reconcile.backups SET run_id = %s WHERE backup_id = %s AND record_key = ANY(%s)",
                          [run_id, backup_id, records])
@@ -281,7 +280,7 @@ def _link_backup(dsn: str, backup_id: str, linked: Sequence[tuple[int, list[str]
 
 
 def _drop_backup_rows(dsn: str, backup_id: str, records: list[str]) -> None:
-    with _connect(dsn) as conn:
+    with target.connect(dsn) as conn:
         conn.execute("DELETE FROM reconcile.backups WHERE backup_id = %s AND record_key = ANY(%s)",
                      [backup_id, records])
         conn.commit()
@@ -289,7 +288,7 @@ def _drop_backup_rows(dsn: str, backup_id: str, records: list[str]) -> None:
 
 def _log_recovery(dsn: str, result: RecoveryResult, all_inconsistent: bool) -> int:
     failures = [asdict(f) for f in result.failures]
-    with _connect(dsn) as conn:
+    with target.connect(dsn) as conn:
         log_id = conn.execute(
             "INSERT INTO reconcile.data_recovery_logs (rule_name, record_keys, field_names, backup_id, success_count, "
             "failure_count, all_inconsistent, run_ids, failures) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
@@ -336,7 +335,7 @@ def rollback(backup_id: str | None = None, *, run_id: int | None = None, dsn: st
     if (backup_id is None) == (run_id is None):
         raise UserError("rollback needs a BACKUP_ID or --run RUN_ID (exactly one)")
     resolved = _rollback_dsn(dsn)
-    with _connect(resolved) as conn:
+    with target.connect(resolved) as conn:
         ensure_tables(conn)
         source = _backup_source(conn, backup_id) if backup_id else _run_source(conn, run_id)
         rb_run = _start_rollback_run(conn, source, force)
@@ -494,15 +493,6 @@ def _log_restore(conn: psycopg.Connection, source: _Source, rb_run: int, backup_
         for key, name, was, now in restored:
             copy.write_row([backup_id, source.rule_name, source.schema, source.table, source.key, key, name,
                             was, now, types.get(name), rb_run])
-
-
-# -- helpers ----------------------------------------------------------------------------------
-
-def _connect(dsn: str) -> psycopg.Connection:
-    """A connection (autocommit off) through the engine's target module, which classifies failures."""
-    from . import target
-
-    return target.connect(dsn)
 
 
 __all__ = ["BackupFailed", "RecordFailure", "RecoveryResult", "RestoreConflict", "RollbackResult",

@@ -135,17 +135,27 @@ def recent_runs(conn: psycopg.Connection, limit: int = 10) -> list[dict[str, Any
         return [dict(zip(names, row)) for row in cur.fetchall()]
 
 
+def _already_finished(conn: psycopg.Connection, run_id: int) -> bool:
+    with db_errors("reading the run's status"):
+        row = conn.execute("SELECT status FROM reconcile.runs WHERE id = %s FOR UPDATE", [run_id]).fetchone()
+    return row is not None and row[0] != "running"  # an unknown run fails below, on its foreign key
+
+
 def log_failure(dsn: str, run_id: int, rule_name: str,
                 errors: Sequence[tuple[str | None, str | None, str]],
                 field_counts: Sequence[FieldCounts]) -> None:
     """After the data transaction rolled back: record its errors, the field stats and status ``failed``.
 
     Uses a connection and transaction of its own. ``errors`` are (record_key, field, message).
-    If even this fails, the ``DatabaseError`` raised names the first original error too.
+    A run already finished (its failure logged by an inner step) is left as it is, so a failure
+    seen at two levels is logged once. If even this fails, the ``DatabaseError`` raised names
+    the first original error too.
     """
     rows = [(key, field, False, None, None, message, "error", None) for key, field, message in errors]
     try:
         with connect(dsn) as conn, conn.transaction():
+            if _already_finished(conn, run_id):
+                return
             log_field_events(conn, run_id, rule_name, rows)
             write_field_stats(conn, run_id, rule_name, field_counts)
             finish_run(conn, run_id, "failed", {"errors": len(rows)},

@@ -1,0 +1,54 @@
+"""A run whose write the database refuses: rolled back, logged once, and watched by the alerts.
+
+The world table refuses owner 'FORBIDDEN' (a CHECK constraint), so the data transaction fails
+after the plan was made; the failure is seen by the apply step and again by ``run``.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from engine import api
+from engine.errors import DatabaseError
+from engine.rules.model import Monitoring, Notify
+from support.engine_world import fetch, load_table, rules_for, table_state, write_sheet
+from support.webhook import webhook_receiver
+
+pytestmark = [pytest.mark.integration]
+
+TABLE = [{"k": "K1", "note": "old", "owner": None, "amount": None, "due": None},
+         {"k": "K2", "note": "old", "owner": None, "amount": None, "due": None}]
+SHEET = [{"k": "K1", "note": "new", "owner": "FORBIDDEN", "amount": "", "due": ""},
+         {"k": "K2", "note": "new", "owner": "", "amount": "", "due": ""}]
+
+
+def test_a_refused_write_is_rolled_back_and_logged_once(pg_dsn, tmp_path):
+    load_table(pg_dsn, TABLE)
+    before = table_state(pg_dsn)
+    rules = rules_for(write_sheet(tmp_path / "sheet.csv", SHEET))
+    with pytest.raises(DatabaseError) as info:
+        api.run(rules, dsn=pg_dsn)
+    assert info.value.details.get("field") == "owner"
+    assert table_state(pg_dsn) == before, "note was written although the transaction failed"
+    assert fetch(pg_dsn, "SELECT status FROM reconcile.runs") == [("failed",)]
+    stats = fetch(pg_dsn, "SELECT field_name, errors FROM reconcile.field_stats ORDER BY field_name")
+    assert [name for name, _ in stats] == ["amount", "due", "note", "owner"], "one row per field, once"
+    assert dict(stats)["owner"] == 1
+    errors = fetch(pg_dsn, "SELECT field_name FROM reconcile.field_sync_logs WHERE NOT success")
+    assert errors == [("owner",)], "the failure must be logged exactly once, against its field"
+    assert fetch(pg_dsn, "SELECT count(*) FROM reconcile.field_sync_logs WHERE success") == [(0,)]
+
+
+def test_alerts_are_evaluated_after_a_failed_run(pg_dsn, tmp_path):
+    load_table(pg_dsn, TABLE)
+    with webhook_receiver() as hook:
+        rules = replace(rules_for(write_sheet(tmp_path / "sheet.csv", SHEET)),
+                        monitoring=Monitoring(window=timedelta(hours=1), field_failure_rate=0.5,
+                                              zero_compared=False, notify=(Notify(webhook=hook.url),)))
+        with pytest.raises(DatabaseError):
+            api.run(rules, dsn=pg_dsn)
+        run_id = fetch(pg_dsn, "SELECT id FROM reconcile.runs")[0][0]
+    assert [(b["kind"], b["field"], b["state"], b["run_id"]) for b in hook.bodies] == \
+        [("failure_rate", "owner", "firing", run_id)]
