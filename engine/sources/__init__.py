@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from ..errors import ConfigurationError
 from ..rules.model import Source as SourceRule
 from .base import CELL_ERRORS, SheetData, Source, column_letter
 
@@ -18,9 +19,14 @@ def register(kind: str):
 
 def open_source(rule: SourceRule) -> Source:
     """The Source for a rule file's ``source:`` block."""
-    if not _REGISTRY:
+    if rule.type not in _REGISTRY:  # a test may have imported one built-in source already
         _load_builtin()
-    return _REGISTRY[rule.type](rule)
+    try:
+        factory = _REGISTRY[rule.type]
+    except KeyError:
+        raise ConfigurationError(f"no source of type {rule.type!r}",
+                                 hint=f"known types: {', '.join(sorted(_REGISTRY))}") from None
+    return factory(rule)
 
 
 def _load_builtin() -> None:
