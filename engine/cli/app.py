@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import unicodedata
 from typing import Any, Callable, Iterable, Sequence
 
 import click
@@ -66,14 +67,28 @@ def handles_errors(fn: Callable) -> Callable:
 
 
 def text_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """A plain aligned text table (numbers right-aligned), for the ``table`` output format."""
+    """A plain aligned text table (numbers right-aligned), for the ``table`` output format.
+
+    Columns are aligned by display width: 買主 takes four terminal cells, not two.
+    """
     cells = [[_cell(v) for v in row] for row in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)),
+    widths = [max([display_width(h)] + [display_width(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    lines = ["  ".join(_pad(h, w) for h, w in zip(headers, widths)),
              "  ".join("-" * w for w in widths)]
     for row in cells:
-        lines.append("  ".join(v.rjust(w) if _is_number(v) else v.ljust(w) for v, w in zip(row, widths)))
+        lines.append("  ".join(_pad(v, w, right=_is_number(v)) for v, w in zip(row, widths)))
     return "\n".join(line.rstrip() for line in lines)
+
+
+def display_width(text: str) -> int:
+    """Terminal cells ``text`` takes: wide and full-width characters count two, combining marks none."""
+    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+               for ch in text)
+
+
+def _pad(text: str, width: int, *, right: bool = False) -> str:
+    fill = " " * (width - display_width(text))
+    return fill + text if right else text + fill
 
 
 def _cell(value: Any) -> str:
@@ -93,4 +108,4 @@ def exit_with(code: int) -> None:
 
 
 __all__ = ["EXIT_FAILURE", "dsn_option", "echo_err", "emit_json", "exit_with", "format_option",
-           "handles_errors", "main", "text_table"]
+           "display_width", "handles_errors", "main", "text_table"]

@@ -17,7 +17,7 @@ def _split_fields(_ctx: click.Context, _param: click.Parameter, value: str | Non
 
 def selector_options(fn):
     fn = click.option("--key", "keys", multiple=True, metavar="K",
-                      help="Only this record (repeatable): the targeted re-sync of one buyer.")(fn)
+                      help="Only the record with this key, as the sheet writes it (repeatable).")(fn)
     fn = click.option("--fields", callback=_split_fields, metavar="a,b",
                       help="Only these fields (comma-separated table columns).")(fn)
     return fn
