@@ -1,6 +1,9 @@
 """The package installs, its CLI answers, and the test database is real PostgreSQL."""
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+
 import psycopg
 from click.testing import CliRunner
 
@@ -31,3 +34,14 @@ def test_pg_dsn_is_a_fresh_real_database(pg_dsn):
 
 def test_redact_hides_passwords():
     assert "s3cret" not in redact("could not connect: postgresql://u:s3cret@h/db")
+
+
+def test_every_sql_folder_ships_in_the_package():
+    """A new folder under sql/ must be listed in pyproject, or an install would lack its queries."""
+    root = Path(__file__).resolve().parent.parent
+    config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    folders = sorted(p.name for p in (root / "sql").iterdir() if p.is_dir() and any(p.glob("*.sql")))
+    assert folders, "sql/ has no folders to check"
+    for name in folders:
+        assert f"engine.sql.{name}" in config["packages"], name
+        assert config["package-data"][f"engine.sql.{name}"] == ["*.sql"], name
