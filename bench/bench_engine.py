@@ -177,7 +177,12 @@ def floors(dsn: str, sheet: Path, drifted_rows: int) -> dict[str, float]:
 
 
 def zero_drift_writes(dsn: str, sheet: Path) -> int:
-    """Statements that touched the table during a run with nothing to change (must be 0)."""
+    """Statements that touched the table during a run with nothing to change (must be 0).
+
+    A first run converges the table; the trigger then counts every INSERT or UPDATE statement
+    (even one matching no row) during a second run.
+    """
+    api.run(rules_for(sheet), dsn=dsn)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS bench_write_count (n int)")
         conn.execute("TRUNCATE bench_write_count")
