@@ -17,21 +17,18 @@ class Progress:
         self.stream = stream or sys.stderr
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self.timings: dict[str, float] = {}
+        self._shown = 0  # length of the line now on screen, so a shorter one can blank it out
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
         start = time.perf_counter()
-        if self.enabled:
-            self.stream.write(f"  {name} …")
-            self.stream.flush()
+        self._show(f"  {name} …")
         try:
             yield
         finally:
             elapsed = time.perf_counter() - start
             self.timings[name] = self.timings.get(name, 0.0) + elapsed
-            if self.enabled:
-                self.stream.write(f"\r  {name} ✓ {elapsed:.2f}s\n")
-                self.stream.flush()
+            self._show(f"  {name} ✓ {elapsed:.2f}s", end=True)
 
     def bar(self, name: str, done: int, total: int) -> None:
         """A one-line bar for phases made of counted steps (fields written, chunks read)."""
@@ -39,9 +36,14 @@ class Progress:
             return
         width = 30
         filled = int(width * done / total)
-        self.stream.write(f"\r  {name} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-        if done >= total:
-            self.stream.write("\n")
+        self._show(f"  {name} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+
+    def _show(self, line: str, *, end: bool = False) -> None:
+        """Replace the current line (a terminal's carriage return) by ``line``; ``end`` moves on."""
+        if not self.enabled:
+            return
+        self.stream.write("\r" + line.ljust(self._shown) + ("\n" if end else ""))
+        self._shown = 0 if end else len(line)
         self.stream.flush()
 
 

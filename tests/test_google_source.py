@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import duckdb
 import pytest
 
 from engine.errors import SourceError
+from engine.progress import Progress
 from engine.rules.model import GoogleSheetsSource
 from engine.sources import open_source
 from engine.sources.google_sheets import GoogleSheet, parse_spreadsheet
@@ -146,3 +148,18 @@ def test_100k_rows_read_in_chunks(emulator):
     # Every row sits at its own sheet row number, across chunk boundaries.
     assert con.execute("SELECT count(*) FROM s WHERE c1 <> 'r' || _row || 'c1 text'").fetchone() == (0,)
     assert con.execute("SELECT c30 FROM s WHERE _row = 100001").fetchone() == ("r100001c30 text",)
+
+
+def test_a_chunked_read_shows_a_bar_on_a_terminal(emulator):
+    """One bar update per chunk, counted in sheet rows, ending at the last row; then the phase line."""
+    emulator.add(Spreadsheet("sheet-key", [synthetic_sheet(10_000, 3)]))
+    screen = io.StringIO()
+    progress = Progress(screen, enabled=True)
+    with progress.phase("read sheet"):
+        open_source(src(chunk_rows=4_000), progress).read(duckdb.connect(), "s")
+    frames = screen.getvalue().split("\r")
+    bars = [f.strip() for f in frames if "rows read" in f]
+    assert [b.rsplit(" ", 1)[1] for b in bars] == ["4001/10001", "8001/10001", "10001/10001"]
+    assert bars[-1].startswith("rows read [" + "#" * 30 + "]")
+    assert frames[-1].startswith("  read sheet ✓") and frames[-1].endswith("\n")
+    assert len(frames[-1].rstrip()) < len(frames[-2]), "the last line blanks out the longer bar"

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..errors import ConfigurationError
+from ..progress import SILENT, Progress
 from ..rules.model import Source as SourceRule
 from .base import CELL_ERRORS, SheetData, Source, column_letter
 
@@ -17,8 +18,8 @@ def register(kind: str):
     return deco
 
 
-def open_source(rule: SourceRule) -> Source:
-    """The Source for a rule file's ``source:`` block."""
+def open_source(rule: SourceRule, progress: Progress = SILENT) -> Source:
+    """The Source for a rule file's ``source:`` block; ``progress`` shows long reads on a terminal."""
     if rule.type not in _REGISTRY:  # a test may have imported one built-in source already
         _load_builtin()
     try:
@@ -26,7 +27,9 @@ def open_source(rule: SourceRule) -> Source:
     except KeyError:
         raise ConfigurationError(f"no source of type {rule.type!r}",
                                  hint=f"known types: {', '.join(sorted(_REGISTRY))}") from None
-    return factory(rule)
+    source = factory(rule)
+    source.progress = progress
+    return source
 
 
 def _load_builtin() -> None:

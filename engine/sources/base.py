@@ -22,6 +22,8 @@ from typing import Protocol
 
 import duckdb
 
+from ..progress import Progress
+
 CELL_ERRORS = ("#N/A", "#REF!", "#DIV/0!", "#VALUE!", "#NAME?", "#NUM!", "#NULL!", "#ERROR!")
 
 
@@ -35,7 +37,13 @@ class SheetData:
 
 
 class Source(Protocol):
-    """Reads one sheet. Implementations: ``engine.sources.file``, ``engine.sources.google_sheets``."""
+    """Reads one sheet. Implementations: ``engine.sources.file``, ``engine.sources.google_sheets``.
+
+    ``progress`` is set by ``open_source``; a source whose read has counted steps (chunks)
+    reports them with ``progress.bar``.
+    """
+
+    progress: Progress
 
     def read_headers(self) -> SheetData:
         """Only the header row (for ``reconcile check``); ``table`` is '' and row_count 0."""

@@ -27,6 +27,7 @@ import duckdb
 import requests
 
 from ..errors import ConfigurationError, Location, SourceError, TransientSourceError
+from ..progress import SILENT, Progress
 from ..redact import redact
 from ..rules.model import GoogleSheetsSource
 from . import register
@@ -87,6 +88,8 @@ def a1_rows(title: str, first: int, last: int) -> str:
 @register("google_sheets")
 class GoogleSheet:
     """A worksheet of a Google Sheet, read as the text a user sees (see ``engine.sources.base``)."""
+
+    progress: Progress = SILENT  # open_source sets the caller's; chunked reads show a bar
 
     def __init__(self, rule: GoogleSheetsSource, *, retry: RetryPolicy | None = None) -> None:
         self.rule = rule
@@ -150,6 +153,7 @@ class GoogleSheet:
             params = {**self._render(), "ranges": [a1_rows(sheet.title, first, last)]}
             self._http().download(self._values_url(), params, path)
             files.append((first, path))
+            self.progress.bar("rows read", min(last, sheet.rows), sheet.rows)
         return files
 
     # -- DuckDB ------------------------------------------------------------------------
