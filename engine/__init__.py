@@ -9,6 +9,7 @@ The public API, which the CLI is a thin layer over::
     result = engine.run(rules)                         # apply, log, read back
     report = engine.verify(rules)                      # records where table and sheet disagree
     engine.recover(rules, keys=["6666"]); engine.rollback(backup_id, dsn=...)
+    engine.field_stats(dsn, "buyers", since=timedelta(hours=24))   # per-field figures
 
 Names are imported on first use, so ``import engine`` stays cheap (``reconcile validate``
 never loads DuckDB or psycopg).
@@ -26,10 +27,14 @@ _API = {
     "open_session": "engine.api",
     "plan": "engine.api",
     "run": "engine.api",
-    "check": "engine.check",
-    "verify": "engine.verify",
+    "check": "engine.coverage",
+    "verify": "engine.consistency",
     "recover": "engine.recovery",
     "rollback": "engine.recovery",
+    "field_stats": "engine.monitor",
+    "records_with_issues": "engine.monitor",
+    "check_thresholds": "engine.monitor",
+    "notify": "engine.monitor",
 }
 
 

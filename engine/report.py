@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal, Sequence
 
 from .errors import UserError
-from .verify import FIELD_STATUSES, ROW_STATUSES, Inconsistency, RunSummary, VerifyResult
+from .consistency import FIELD_STATUSES, ROW_STATUSES, Inconsistency, RunSummary, VerifyResult
 
 Format = Literal["json", "md", "html"]
 SUFFIXES: dict[str, Format] = {".json": "json", ".md": "md", ".html": "html"}

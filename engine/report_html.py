@@ -15,7 +15,7 @@ from typing import Sequence
 
 from . import __version__
 from .report import STATUS_LABELS
-from .verify import FieldDrift, Inconsistency, RunSummary, VerifyResult
+from .consistency import FieldDrift, Inconsistency, RunSummary, VerifyResult
 
 HTML_RECORDS = 2000  # rows in the record table; the JSON report has them all
 DIFF_CHARS = 1000  # characters of a value compared and shown; the rest is elided

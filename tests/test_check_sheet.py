@@ -1,7 +1,7 @@
 """The sheet half of `reconcile check`: header coverage and sheet key uniqueness."""
 from __future__ import annotations
 
-from engine.check import build_report, check_sheet
+from engine.coverage import build_report, check_sheet
 from support.sheets import ruleset, write_text
 
 FIELDS = {"follow_up_assignee": "後続担当", "viewing_result_follow_up": "内見結果フォロー"}

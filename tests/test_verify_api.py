@@ -1,4 +1,4 @@
-"""engine.verify as a library: verify_record, row policies, header problems and the run history."""
+"""engine.consistency (verify) as a library: verify_record, row policies, header problems and the run history."""
 from __future__ import annotations
 
 import csv
@@ -6,7 +6,7 @@ import csv
 import pytest
 
 from engine.rules import load_rules
-from engine.verify import RecordNotFound, read_history, run_history, verify, verify_record
+from engine.consistency import RecordNotFound, read_history, run_history, verify, verify_record
 from support import verify as world
 
 SHEET = world.AGREED + [("4", "伊藤", "Kobe", "7")]  # 4 only in the sheet

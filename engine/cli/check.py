@@ -8,7 +8,7 @@ import click
 from .app import dsn_option, emit_json, exit_with, format_option, handles_errors, main, text_table
 
 if TYPE_CHECKING:
-    from ..check import CheckReport, FieldCheck, KeyCheck
+    from ..coverage import CheckReport, FieldCheck, KeyCheck
 
 
 @main.command("check")
@@ -24,7 +24,7 @@ def check_command(rules: str, dsn: str | None, fmt: str) -> None:
     the closest headers for a column that is not found, and key uniqueness on both sides.
     Exits 0 when everything is mapped, 2 on any mapping problem.
     """
-    from ..check import check  # imported on use: keeps `reconcile --help` light
+    from ..coverage import check  # imported on use: keeps `reconcile --help` light
 
     report = check(rules, dsn=dsn)
     if fmt == "json":

@@ -1,4 +1,4 @@
-"""`reconcile verify`: a thin wrapper over engine.verify and engine.report."""
+"""`reconcile verify`: a thin wrapper over engine.consistency and engine.report."""
 from __future__ import annotations
 
 import click
@@ -27,13 +27,13 @@ def verify_command(rules: str, fields, keys, report_path: str | None, dsn: str |
     Shows both values and what the field's transforms made of the cell. Exit codes: 0 the
     table is consistent with the sheet; 3 it is not; 1 or 2 the check itself failed.
     """
-    from .. import report, verify
+    from .. import consistency, report
 
     if report_path:
         report.report_format(report_path)  # a wrong suffix fails before the sheet is read
-    result = verify.verify(rules, dsn=dsn, keys=keys or None, fields=fields)
+    result = consistency.verify(rules, dsn=dsn, keys=keys or None, fields=fields)
     if report_path:
-        history = verify.run_history(rules, dsn=dsn)
+        history = consistency.run_history(rules, dsn=dsn)
         report.write_report(result, history, report_path)
     if fmt == "json":
         emit_json({"ok": result.consistent, "verify": result.to_dict(), "report": report_path})

@@ -14,7 +14,7 @@ import psycopg
 
 from engine.rules.model import (Comparison, FieldRule, FileSource, KeyRule, Policy, RuleSet, Target,
                                 Transform)
-from engine.verify import FieldDrift, Inconsistency, RunSummary, VerifyResult
+from engine.consistency import FieldDrift, Inconsistency, RunSummary, VerifyResult
 
 HEADERS = ("番号", "氏名", "都市", "金額")
 FIELDS = ("name", "city", "amount")
