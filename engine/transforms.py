@@ -31,9 +31,14 @@ WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680" + "".join(
     chr(c) for c in range(0x2000, 0x200B)) + "\u2028\u2029\u202f\u205f\u3000"
 _WS_CLASS = r"[\t\n\x{0b}\x{0c}\r\x{1c}-\x{1f}\x{85}\p{Z}]"
 # Numbers may carry ASCII blanks around them (what RE2's \s means); nothing else. One regex
-# both checks and extracts the number (trim() with a character list is slow).
-_INTEGER = r"^[ \t\n\f\r]*([+-]?[0-9]+)[ \t\n\f\r]*$"
-_DECIMAL = r"^[ \t\n\f\r]*([+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)[ \t\n\f\r]*$"
+# both checks and extracts the number (trim() with a character list is slow). Most cells are
+# the bare number: a full match (RE2's DFA, no capture) passes those through at a third of
+# the cost of the extracting regex, which then only sees the rest.
+_BARE_INTEGER = r"[+-]?[0-9]+"
+_BARE_DECIMAL = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+_BLANKS = r"[ \t\n\f\r]*"
+_INTEGER = rf"^{_BLANKS}({_BARE_INTEGER}){_BLANKS}$"
+_DECIMAL = rf"^{_BLANKS}({_BARE_DECIMAL}){_BLANKS}$"
 _SERIAL = r"^[ \t\n\f\r]*[0-9]+(\.[0-9]+)?[ \t\n\f\r]*$"
 SERIAL_EPOCH = "1899-12-30"
 NFKC_TABLE = "reconcile_nfkc"
@@ -154,13 +159,17 @@ def _replace(v: str, args: dict[str, Any]) -> Step:
 
 # -- typed transforms ---------------------------------------------------------------------------
 
-def _number_text(v: str, pattern: str) -> str:
-    """The number in ``v`` without its surrounding blanks, or NULL when ``v`` is not one."""
-    return f"NULLIF(regexp_extract({v}, '{pattern}', 1), '')"
+def _number_text(v: str, bare: str, pattern: str) -> str:
+    """The number in ``v`` without its surrounding blanks, or NULL when ``v`` is not one.
+
+    ``pattern`` captures the ``bare`` number between blanks, so a cell that is fully ``bare``
+    is its own number.
+    """
+    return f"CASE WHEN regexp_full_match({v}, '{bare}') THEN {v} ELSE NULLIF(regexp_extract({v}, '{pattern}', 1), '') END"
 
 
 def _integer(v: str) -> str:
-    return f"TRY_CAST({_number_text(v, _INTEGER)} AS BIGINT)"
+    return f"TRY_CAST({_number_text(v, _BARE_INTEGER, _INTEGER)} AS BIGINT)"
 
 
 def _to_integer(v: str) -> Step:
@@ -169,7 +178,7 @@ def _to_integer(v: str) -> Step:
 
 def _to_decimal(v: str) -> Step:
     # Stays text (checked, trimmed) so the cast to the column's type is exact at any scale.
-    return Step(_number_text(v, _DECIMAL), None, "VARCHAR", failure=("to_decimal", " is not a decimal number"))
+    return Step(_number_text(v, _BARE_DECIMAL, _DECIMAL), None, "VARCHAR", failure=("to_decimal", " is not a decimal number"))
 
 
 def _formats_text(formats: Sequence[str]) -> str:
