@@ -359,12 +359,14 @@ def _create_table(con: duckdb.DuckDBPyConnection, table: str, csv_path: Path, di
     cells = ", ".join(f"coalesce(c{i}, '') AS c{i}" for i in range(1, width + 1))
     blank = " AND ".join(f"coalesce(c{i}, '') = ''" for i in range(1, width + 1))
     previous = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
-    con.execute("SET preserve_insertion_order = true")  # row_number() must follow the file's order
+    # row_number() must follow the file's order; with insertion order kept, the table is also
+    # stored in that order, so no ORDER BY (a sort of every cell: half the load at 1M rows).
+    con.execute("SET preserve_insertion_order = true")
     try:
         con.execute(
             f"CREATE OR REPLACE TABLE {_ident(table)} AS SELECT _row, {cells} FROM ("
             f"SELECT CAST(row_number() OVER () AS INTEGER) AS _row, * FROM {_scan(dialect, width)}) "
-            f"WHERE _row > ? AND NOT ({blank}) ORDER BY _row",
+            f"WHERE _row > ? AND NOT ({blank})",
             [str(csv_path), header_row])
     finally:
         con.execute(f"SET preserve_insertion_order = {str(previous).lower()}")
