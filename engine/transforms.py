@@ -319,18 +319,20 @@ class Lane:
     pg_type: str  # for messages
 
 
-def chain_query(source_table: str, lanes: Sequence[Lane], keep: Sequence[str], *, final: bool = True) -> str:
+def chain_query(source_table: str, lanes: Sequence[Lane], keep: Sequence[str], *, final: bool = True,
+                source: str | None = None) -> str:
     """SQL of the layered projection: ``keep`` columns, then ``l<i>_v, l<i>_e`` for each lane.
 
     Layer 0 reads the cells (a spreadsheet error value is invalid at once); layer j applies
     step j of every chain and keeps its input as ``l<i>_p``, from which the next layer tells
     whether a typed step failed; the cast to the column's type comes last (unless ``final``
-    is false). An ``nfkc`` step joins the NFKC dictionary (see ``prepare_chains``).
+    is false). An ``nfkc`` step joins the NFKC dictionary (see ``prepare_chains``). ``source``,
+    when given, is the SQL of the relation to read instead of the table (the same rows).
     """
     depth = max((len(lane.chain.steps) for lane in lanes), default=0)
     kept = [ident(k) for k in keep]
     first = kept + [f"{lane.source} AS l{i}_v, {cell_error(lane.source)} AS l{i}_e" for i, lane in enumerate(lanes)]
-    layers = [f"SELECT {', '.join(first)} FROM {ident(source_table)}"]
+    layers = [f"SELECT {', '.join(first)} FROM {source or ident(source_table)}"]
     dtypes = ["VARCHAR"] * len(lanes)
     pending: list[tuple[str, str] | None] = [None] * len(lanes)
     steps = depth + 1 if final else depth

@@ -1,7 +1,7 @@
 -- The field-level diff as one long relation, in one pass over each side.
 --   s: the sheet's fields after their transform chains, typed like the table columns
 --   u: sheet rows whose key is present and unique (from the sheet_keys table)
---   t: the table snapshot's text
+--   t: the table snapshot's text ({target} may read it as a UNION ALL of rowid ranges, see split_scan)
 --   j: both sides on the typed key. The join is the widest step, so it carries only values:
 --      the errors of a row travel as one list (NULL when the row has none; 16 bytes instead
 --      of 16 per field), raw cells are looked up afterwards for the few rows that differ,
