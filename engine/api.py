@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -83,11 +84,6 @@ def _check_selectors(rules: RuleSet, fields: Sequence[str] | None) -> None:
             hint=f"mapped fields: {', '.join(rules.field_names)}")
 
 
-def _mapped_fields(rules: RuleSet, columns: ColumnMap, fields: Sequence[str] | None) -> list[str]:
-    chosen = fields or rules.field_names
-    return [f for f in chosen if f in columns.fields]
-
-
 @contextmanager
 def open_session(rules: RulesArg, *, dsn: str | None = None, fields: Sequence[str] | None = None,
                  keys: Sequence[str] | None = None, sample_limit: int = 50,
@@ -103,6 +99,11 @@ def open_session(rules: RulesArg, *, dsn: str | None = None, fields: Sequence[st
         spill = stack.enter_context(tempfile.TemporaryDirectory(prefix="reconcile-"))
         duck = open_duckdb(spill)
         stack.callback(duck.close)
+        # The table is snapshotted while the sheet is read: DuckDB's CSV reader and the COPY
+        # both release the GIL, so the two share the cores. The snapshot takes every chosen
+        # field (the table must have them all anyway); the diff reads those the sheet has.
+        snapshot_job = _Background(_snapshot_table, ruleset, resolved_dsn, duck, fields, keys)
+        stack.callback(snapshot_job.discard)
         with progress.phase("read sheet"):
             sheet = open_source(ruleset.source).read(duck, "sheet")
         columns = resolve_headers(sheet.headers, ruleset, fields)
@@ -110,13 +111,9 @@ def open_session(rules: RulesArg, *, dsn: str | None = None, fields: Sequence[st
             problems = [p.message() for p in columns.problems if p.field == ruleset.key.field]
             raise MappingError(f"the key column cannot be read from {sheet.origin}: {'; '.join(problems)}",
                                hint="run `reconcile check` to see how every column is matched")
-        conn = stack.enter_context(target.connect(resolved_dsn))
-        wanted = _mapped_fields(ruleset, columns, fields)
-        with progress.phase("snapshot table"):
-            table_info = target.read_table_info(conn, ruleset, fields or None)
-            target.check_table_keys(conn, table_info)
-            target.snapshot_to_duckdb(conn, duck, table_info, wanted, table="target", keys=keys)
-            conn.rollback()  # end the read transaction; the data transaction opens later
+        with progress.phase("snapshot table"):  # what is left of it once the sheet is read
+            conn, table_info = snapshot_job.result()
+            stack.enter_context(conn)
         with progress.phase("diff"):
             snapshot.check_target_keys(duck, "target")
             summary = diff_mod.compute_diff(duck, ruleset, columns, table_info, sheet="sheet", target="target")
@@ -128,6 +125,61 @@ def open_session(rules: RulesArg, *, dsn: str | None = None, fields: Sequence[st
             plan = replace(plan, result=result)
         selectors = {"fields": list(fields or []), "keys": list(keys or [])}
         yield Session(ruleset, resolved_dsn, conn, duck, sheet, columns, table_info, plan, selectors)
+
+
+def _snapshot_table(rules: RuleSet, dsn: str, duck: duckdb.DuckDBPyConnection, fields: Sequence[str] | None,
+                    keys: Sequence[str] | None) -> tuple[psycopg.Connection, TableInfo]:
+    """Connect, read the table's catalog, check its keys and copy it into DuckDB ``target``.
+
+    Runs beside the sheet read, on a DuckDB cursor of its own. Returns the connection with
+    no open transaction (the data transaction opens later).
+    """
+    conn = target.connect(dsn)
+    try:
+        table_info = target.read_table_info(conn, rules, fields or None)
+        target.check_table_keys(conn, table_info)
+        with duck.cursor() as cursor:
+            target.snapshot_to_duckdb(conn, cursor, table_info, list(table_info.columns), table="target",
+                                      keys=keys)
+        conn.rollback()  # end the read transaction
+    except BaseException:
+        conn.close()
+        raise
+    return conn, table_info
+
+
+class _Background:
+    """``fn(*args)`` in a thread; ``result()`` joins it and returns or raises what it did."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
+        self._outcome: tuple[bool, Any] = (False, None)
+        self._taken = False
+        self._thread = threading.Thread(target=self._run, args=(fn, args), daemon=True)
+        self._thread.start()
+
+    def _run(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        try:
+            self._outcome = (True, fn(*args))
+        except BaseException as exc:  # handed to the thread that asks for the result
+            self._outcome = (False, exc)
+
+    def result(self) -> Any:
+        self._thread.join()
+        self._taken = True
+        ok, value = self._outcome
+        if not ok:
+            raise value
+        return value
+
+    def discard(self) -> None:
+        """After an earlier error: wait for the thread and close what it opened; its error is dropped."""
+        if self._taken:
+            return
+        self._thread.join()
+        self._taken = True
+        ok, value = self._outcome
+        if ok:
+            value[0].close()
 
 
 def plan(rules: RulesArg, *, dsn: str | None = None, fields: Sequence[str] | None = None,
