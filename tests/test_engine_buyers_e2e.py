@@ -95,8 +95,22 @@ def test_targeted_resync_of_one_buyer_and_one_field(buyers_dsn):
 def test_json_output_is_one_document_and_hides_the_password(buyers_dsn):
     dsn_with_password = buyers_dsn + " password=s3cret-value"
     ran = cli("plan", RULES, "--dsn", dsn_with_password, "--format", "json")
+    assert ran.exit_code == 0 and json.loads(ran.stdout)["ok"] is True  # exactly one document
     assert "s3cret-value" not in ran.output
-    json.loads(ran.output)  # exactly one document, whatever the outcome
+
+
+@pytest.mark.parametrize("fmt", ["json", "table"])
+def test_a_connection_error_names_the_server_but_not_the_password(fmt):
+    dsn = "postgresql://app:s3cret-value@127.0.0.1:1/buyers"  # nothing listens on port 1
+    ran = cli("plan", RULES, "--dsn", dsn, "--format", fmt)
+    assert ran.exit_code == 1, ran.output
+    assert "s3cret-value" not in ran.output
+    if fmt == "json":
+        error = json.loads(ran.stdout)["error"]
+        assert error["code"] in ("RC520", "RC521")
+        assert "postgresql://app:***@127.0.0.1:1/buyers" in error["message"]
+    else:
+        assert "cannot connect to postgresql://app:***@127.0.0.1:1/buyers" in ran.output
 
 
 def test_missing_dsn_says_where_it_looked(monkeypatch):

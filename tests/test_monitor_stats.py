@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import psycopg
 import pytest
 
 from engine import monitor
@@ -88,6 +89,8 @@ def test_stats_on_a_database_without_logs(pg_dsn):
     """No reconcile schema yet: no figures, and nothing created by a read."""
     assert monitor.field_stats(pg_dsn, "b", since=24 * H) == []
     assert monitor.records_with_issues(pg_dsn, "b", since=24 * H) == []
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT to_regnamespace('reconcile')").fetchone() == (None,)
 
 
 def test_duration_option_parses_spans():

@@ -51,7 +51,8 @@ def parse(text: str) -> Page:
 
 def test_report_modules_doctests_pass():
     for module in (report, report_html):
-        assert doctest.testmod(module).failed == 0
+        outcome = doctest.testmod(module)
+        assert outcome.attempted > 0 and outcome.failed == 0, module.__name__
 
 
 @pytest.mark.parametrize("name, fmt", [("a.json", "json"), ("b.MD", "md"), ("dir/c.html", "html")])

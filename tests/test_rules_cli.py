@@ -88,9 +88,16 @@ def test_a_missing_path_is_reported(tmp_path: Path):
 
 def test_passwords_in_expanded_values_are_not_printed(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("RULES_TEST_DSN", "postgresql://app:s3cret@db/x")
-    text = MINIMAL.replace("target: {table: public.buyers}", "target: {dsn: \"${RULES_TEST_DSN}\", table: 1}")
-    result = validate(str(write_rules(tmp_path, text)), "--format", "json")
-    assert result.exit_code == 2 and "s3cret" not in result.stdout
+    # the table's message quotes the expanded value: the password in it must not be printed
+    text = MINIMAL.replace("target: {table: public.buyers}",
+                           "target: {dsn: \"${RULES_TEST_DSN}\", table: \"${RULES_TEST_DSN}\"}")
+    path = str(write_rules(tmp_path, text))
+    as_json = validate(path, "--format", "json")
+    assert as_json.exit_code == 2 and "s3cret" not in as_json.stdout
+    assert [p["code"] for p in json.loads(as_json.stdout)["problems"] if "app:***@db/x" in p["message"]] == ["R050"]
+    as_text = validate(path)
+    assert "'postgresql://app:***@db/x' is not a plain SQL identifier" in as_text.stdout
+    assert "s3cret" not in as_text.output
 
 
 def loaded_modules(path: Path) -> tuple[str, list[str]]:

@@ -33,7 +33,8 @@ def test_pg_dsn_is_a_fresh_real_database(pg_dsn):
 
 
 def test_redact_hides_passwords():
-    assert "s3cret" not in redact("could not connect: postgresql://u:s3cret@h/db")
+    assert redact("could not connect: postgresql://u:s3cret@h/db") == "could not connect: postgresql://u:***@h/db"
+    assert redact("host=h password=s3cret dbname=d") == "host=h password=*** dbname=d"
 
 
 def test_every_sql_folder_ships_in_the_package():

@@ -1,7 +1,6 @@
 """Each transform and comparison, compiled to DuckDB SQL and run on real cells."""
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 
 import duckdb
@@ -225,17 +224,15 @@ def test_render_round_trips_each_type(con):
         assert con.execute(f"SELECT {render_sql(f'TRY_CAST(? AS {dtype})', dtype)}", [text]).fetchall()[0][0] == text
 
 
-def test_nfkc_on_ascii_cells_costs_no_python(con):
-    """ASCII cells never reach Python (the dictionary stays empty); the chain stays fast."""
+def test_nfkc_on_ascii_cells_never_reaches_python(con):
+    """ASCII cells are their own NFKC: none goes to the Python-built dictionary (its speed is
+    measured in bench/, not asserted here)."""
     con.execute("CREATE TABLE big AS SELECT i::INTEGER AS _row, 'name ' || i AS c FROM range(200000) t(i)")
     lanes = [Lane(ident("c"), compile_chain([Transform("trim"), Transform("nfkc")]), "VARCHAR", "text")]
-    start = time.perf_counter()
     prepare_chains(con, "big", lanes)
     n = con.execute(f"SELECT count(l0_v) FROM ({chain_query('big', lanes, ['_row'])})").fetchall()[0][0]
-    elapsed = time.perf_counter() - start
     assert n == 200_000
     assert con.execute(f"SELECT count(*) FROM {NFKC_TABLE}").fetchall()[0][0] == 0
-    assert elapsed < 5
 
 
 def test_doctests_of_the_duckdb_core_pass():

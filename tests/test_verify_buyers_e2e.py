@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
-from html.parser import HTMLParser
 
 import pytest
 
 # The seeded buyers database and the CLI runner are the engine's e2e fixtures; shared, not copied.
 from test_engine_buyers_e2e import RULES, buyers_dsn, cli  # noqa: F401  (buyers_dsn is a fixture)
+from test_report_formats import parse
 
 pytestmark = pytest.mark.integration
 FOLLOW_UP = ("follow_up_assignee", "viewing_result_follow_up")
@@ -23,9 +23,11 @@ def test_buyer_6666_is_inconsistent_until_a_run_and_the_report_shows_it(buyers_d
     assert records["follow_up_assignee"]["sheet_value"] == "田中"
     assert all(records[f]["table_value"] != records[f]["sheet_value"] for f in FOLLOW_UP)
 
-    page = report.read_text(encoding="utf-8")
-    HTMLParser().feed(page)  # parses
-    assert "2回目内覧希望・金曜に電話" in page or "金曜に電話" in page
+    page = parse(report.read_text(encoding="utf-8"))
+    assert page.find("table", id="records")
+    assert len(page.find("tr", **{"class": "changed"})) == 2, "one row per differing field of 6666"
+    shown = "".join(text for _, text in page.texts)  # a highlighted value is split into spans
+    assert "2回目内覧希望・金曜に電話" in shown and "田中" in shown
 
     assert cli("run", RULES, "--dsn", buyers_dsn).exit_code == 0
     fixed = cli("verify", RULES, "--dsn", buyers_dsn, "--key", "6666", "--report", str(tmp_path / "after.md"))

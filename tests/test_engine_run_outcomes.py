@@ -1,0 +1,113 @@
+"""What a run does besides succeeding, on the buyers sample through the CLI and the API:
+the row guard refuses (exit 4), a dry run writes nothing, a read-back mismatch makes the run
+partial (exit 1), and an edit made in the app meanwhile is a conflict, never overwritten."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from engine import api
+from engine.cli import main
+from engine.resources import read_text, resource_path
+
+pytestmark = pytest.mark.integration
+RULES = resource_path("rules", "buyers_file.yaml")
+
+
+@pytest.fixture
+def buyers_dsn(pg_dsn):
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute(read_text("sql", "buyers.sql"))
+        conn.execute(read_text("examples", "seed_buyers.sql"))
+    return pg_dsn
+
+
+def rules_with(tmp_path: Path, old: str, new: str) -> str:
+    """A copy of the sample rule file with one line changed (its sheet path made absolute)."""
+    text = RULES.read_text(encoding="utf-8")
+    assert old in text, old
+    text = text.replace(old, new).replace("path: ../examples/buyers.csv",
+                                          f"path: {resource_path('examples', 'buyers.csv')}")
+    path = tmp_path / "buyers.yaml"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def cli(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def table(dsn: str) -> list[tuple]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("SELECT b::text FROM public.buyers AS b ORDER BY buyer_number").fetchall()
+
+
+def fetch(dsn: str, query: str, params: list | None = None) -> list[tuple]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(query, params or []).fetchall()
+
+
+def test_a_run_over_the_row_guard_exits_4_and_writes_nothing(buyers_dsn, tmp_path):
+    rules = rules_with(tmp_path, "max_changed_rows: 50%", "max_changed_rows: 3")
+    before = table(buyers_dsn)
+    out = cli("run", rules, "--dsn", buyers_dsn, "--format", "json")
+    assert out.exit_code == 4, out.output
+    doc = json.loads(out.stdout)
+    assert doc["ok"] is False and "more than max_changed_rows 3" in doc["run"]["plan"]["refused"]
+    assert table(buyers_dsn) == before
+    run_id = doc["run"]["run_id"]
+    assert fetch(buyers_dsn, "SELECT status, (counts->>'refused')::bool FROM reconcile.runs") == [("failed", True)]
+    assert fetch(buyers_dsn, "SELECT count(*) FROM reconcile.field_stats WHERE run_id = %s", [run_id]) == [(14,)]
+    assert fetch(buyers_dsn, "SELECT count(*) FROM reconcile.field_sync_logs WHERE success") == [(0,)]
+
+
+def test_dry_run_writes_nothing_not_even_the_log_schema(buyers_dsn):
+    before = table(buyers_dsn)
+    out = cli("run", str(RULES), "--dsn", buyers_dsn, "--dry-run", "--format", "json")
+    assert out.exit_code == 0, out.output
+    run = json.loads(out.stdout)["run"]
+    assert run["dry_run"] is True and run["run_id"] is None and run["plan"]["changed_rows"] > 0
+    assert table(buyers_dsn) == before
+    assert fetch(buyers_dsn, "SELECT to_regnamespace('reconcile')") == [(None,)]
+
+
+def test_a_read_back_mismatch_makes_the_run_partial(buyers_dsn):
+    with psycopg.connect(buyers_dsn) as conn:  # something in the database rewrites what we write
+        conn.execute("CREATE FUNCTION mark_follow_up() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                     "NEW.viewing_result_follow_up := NEW.viewing_result_follow_up || '（転記）'; RETURN NEW; END $$; "
+                     "CREATE TRIGGER mark_follow_up BEFORE UPDATE OF viewing_result_follow_up ON public.buyers "
+                     "FOR EACH ROW EXECUTE FUNCTION mark_follow_up()")
+    out = cli("run", str(RULES), "--dsn", buyers_dsn, "--key", "6666", "--format", "json")
+    assert out.exit_code == 1, out.output
+    run = json.loads(out.stdout)["run"]
+    assert run["status"] == "partial"
+    assert [(m["record_key"], m["field"], m["old_value"], m["new_value"]) for m in run["readback_mismatches"]] == [
+        ("6666", "viewing_result_follow_up", "2回目内覧希望・金曜に電話（転記）", "2回目内覧希望・金曜に電話")]
+    assert fetch(buyers_dsn, "SELECT status, (counts->>'readback_mismatches')::int, strpos(error, %s) > 0 "
+                             "FROM reconcile.runs", ["read-back mismatch: record '6666'"]) == [("partial", 1, True)]
+
+
+def test_an_app_edit_made_during_the_run_is_a_conflict_and_kept(buyers_dsn):
+    def app_edits_6666(session: api.Session) -> None:
+        with psycopg.connect(buyers_dsn) as app:
+            app.execute("UPDATE public.buyers SET follow_up_assignee = '佐藤' WHERE buyer_number = '6666'")
+
+    result = api.run(RULES, dsn=buyers_dsn, before_apply=app_edits_6666)
+    assert result.status == "succeeded" and result.exit_code == 0
+    assert [(c.record_key, c.field) for c in result.conflicts] == [("6666", "follow_up_assignee")]
+    kept = fetch(buyers_dsn, "SELECT follow_up_assignee, viewing_result_follow_up FROM public.buyers "
+                             "WHERE buyer_number = '6666'")
+    assert kept == [("佐藤", "2回目内覧希望・金曜に電話")], "the other field is written, the edited one is not"
+    stats = dict(fetch(buyers_dsn, "SELECT field_name, conflicts FROM reconcile.field_stats WHERE run_id = %s",
+                       [result.run_id]))
+    assert stats["follow_up_assignee"] == 1 and sum(stats.values()) == 1
+    assert fetch(buyers_dsn, "SELECT record_key, success, new_value FROM reconcile.field_sync_logs "
+                             "WHERE run_id = %s AND field_name = 'follow_up_assignee' AND NOT success", [result.run_id]) == \
+        [("6666", False, "田中")]
+    following = api.plan(RULES, dsn=buyers_dsn, keys=["6666"])
+    assert {c.field: c.differing for c in following.fields}["follow_up_assignee"] == 1, \
+        "the next run picks the conflict up"
