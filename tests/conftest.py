@@ -35,3 +35,16 @@ def pg_dsn(pg_admin_dsn):
     dsn = pg.create_database(pg_admin_dsn)
     yield dsn
     pg.drop_database(pg_admin_dsn, dsn)
+
+
+@pytest.fixture
+def buyers_dsn(pg_dsn):
+    """A fresh database holding the sample public.buyers, seeded stale (buyer 6666 out of date)."""
+    import psycopg
+
+    from engine.resources import read_text
+
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute(read_text("sql", "buyers.sql"))
+        conn.execute(read_text("examples", "seed_buyers.sql"))
+    return pg_dsn

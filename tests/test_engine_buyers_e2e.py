@@ -13,19 +13,12 @@ import pytest
 from click.testing import CliRunner
 
 from engine.cli import main
-from engine.resources import read_text, resource_path
+from engine.resources import resource_path
 
 pytestmark = pytest.mark.integration
 RULES = str(resource_path("rules", "buyers_file.yaml"))
 FOLLOW_UP = ("viewing_result_follow_up", "follow_up_assignee")
 
-
-@pytest.fixture
-def buyers_dsn(pg_dsn):
-    with psycopg.connect(pg_dsn) as conn:
-        conn.execute(read_text("sql", "buyers.sql"))
-        conn.execute(read_text("examples", "seed_buyers.sql"))
-    return pg_dsn
 
 
 def cli(*args: str):

@@ -12,18 +12,11 @@ from click.testing import CliRunner
 
 from engine import api
 from engine.cli import main
-from engine.resources import read_text, resource_path
+from engine.resources import resource_path
 
 pytestmark = pytest.mark.integration
 RULES = resource_path("rules", "buyers_file.yaml")
 
-
-@pytest.fixture
-def buyers_dsn(pg_dsn):
-    with psycopg.connect(pg_dsn) as conn:
-        conn.execute(read_text("sql", "buyers.sql"))
-        conn.execute(read_text("examples", "seed_buyers.sql"))
-    return pg_dsn
 
 
 def rules_with(tmp_path: Path, old: str, new: str) -> str:

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from engine.cli import main
-from engine.resources import read_text, resource_path
+from engine.resources import resource_path
 from engine.sources import google_sheets
 from support.google_fixtures import *  # noqa: F401,F403 (fixtures)
 from support.google_fixtures import FakeClock
@@ -52,14 +52,12 @@ def move_column(rows: list[list[str]], header: str, to: int) -> list[list[str]]:
 
 
 @pytest.fixture
-def buyers_dsn(pg_dsn, monkeypatch):
-    with psycopg.connect(pg_dsn) as conn:
-        conn.execute(read_text("sql", "buyers.sql"))
-        conn.execute(read_text("examples", "seed_buyers.sql"))
+def buyers_dsn(buyers_dsn, monkeypatch):
+    """conftest's seeded buyers database, named to rules/buyers.yaml through its variables."""
     monkeypatch.setenv("BUYERS_SPREADSHEET_ID", KEY)
-    monkeypatch.setenv("DATABASE_URL", pg_dsn)
+    monkeypatch.setenv("DATABASE_URL", buyers_dsn)
     monkeypatch.delenv("RECONCILE_ALERT_WEBHOOK", raising=False)
-    return pg_dsn
+    return buyers_dsn
 
 
 def cli(*args: str):

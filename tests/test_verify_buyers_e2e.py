@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-# The seeded buyers database and the CLI runner are the engine's e2e fixtures; shared, not copied.
-from test_engine_buyers_e2e import RULES, buyers_dsn, cli  # noqa: F401  (buyers_dsn is a fixture)
+# The CLI runner and rule file of the engine's e2e test (buyers_dsn is in conftest); shared, not copied.
+from test_engine_buyers_e2e import RULES, cli
 from test_report_formats import parse
 
 pytestmark = pytest.mark.integration
