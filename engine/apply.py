@@ -10,9 +10,7 @@ the snapshot, and the same statement logs each write and each conflict in
 from __future__ import annotations
 
 import re
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import duckdb
@@ -25,7 +23,7 @@ from .resources import sql as sql_text
 from .results import Change
 from .target import db_errors, duck_ident, key_is_unique, table_ident
 
-_CHUNK = 1 << 20
+_BATCH = 10_000  # rows fetched from DuckDB at a time while staging
 
 
 @dataclass(frozen=True)
@@ -91,12 +89,13 @@ def read_back(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, table_i
     """
     lost = {(c.record_key, c.field) for c in written.conflicts}
     mismatches: list[Change] = []
+    relations = [rel for rel in (changes, inserts) if _exists(duck, rel)]
     with conn.transaction():
         for name, count in written.written.items():
             if not count:
                 continue
             skip = sorted(k for k, f in lost if f == name)
-            query, params = _written_values(duck, changes, inserts, name, skip)
+            query, params = _written_values(relations, name, skip)
             stage = _stage(conn, table_info, "reconcile_readback", [name], [("record_key", "text"),
                                                                              ("new_text", "text")])
             with db_errors(f"read-back of {table_info.qualified}", field=name):
@@ -236,15 +235,17 @@ def _stage(conn: psycopg.Connection, info: TableInfo, name: str, typed: Sequence
 
 def _copy_from_duck(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, query: str, params: list[Any],
                     stage: sql.Identifier, columns: Sequence[str]) -> None:
-    """DuckDB query -> CSV file -> ``COPY stage FROM STDIN``: '' stays '' (quoted), NULL stays NULL."""
-    with tempfile.TemporaryDirectory(prefix="reconcile-stage-") as folder:
-        path = Path(folder) / "stage.csv"
-        duck.execute(f"COPY ({query}) TO '{_duck_string(str(path))}' (FORMAT csv, HEADER false)", params)
-        copy = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
-            stage, sql.SQL(", ").join(map(sql.Identifier, columns)))
-        with conn.cursor().copy(copy) as cp, open(path, "rb") as source:
-            while chunk := source.read(_CHUNK):
-                cp.write(chunk)
+    """DuckDB query -> ``COPY stage FROM STDIN``, rows streamed in batches: '' stays '', NULL stays NULL.
+
+    Rows, not a CSV file: a plan writes a few rows per field, and a file per field cost more
+    than the rows (1.5 ms each, 60 per 30-field run).
+    """
+    copy = sql.SQL("COPY {} ({}) FROM STDIN").format(stage, sql.SQL(", ").join(map(sql.Identifier, columns)))
+    result = duck.execute(query, params)
+    with conn.cursor().copy(copy) as cp:
+        while rows := result.fetchmany(_BATCH):
+            for row in rows:
+                cp.write_row(row)
 
 
 def _format(name: str, info: TableInfo, column: str, stage: sql.Identifier) -> sql.Composed:
@@ -254,13 +255,11 @@ def _format(name: str, info: TableInfo, column: str, stage: sql.Identifier) -> s
 
 # -- DuckDB side -------------------------------------------------------------------------------
 
-def _written_values(duck: duckdb.DuckDBPyConnection, changes: str, inserts: str, name: str,
-                    skip: Sequence[str]) -> tuple[str, list[Any]]:
+def _written_values(relations: Sequence[str], name: str, skip: Sequence[str]) -> tuple[str, list[Any]]:
     parts, params = [], []
-    for rel in (changes, inserts):
-        if _exists(duck, rel):
-            parts.append(f"SELECT record_key, new_value FROM {duck_ident(rel)} WHERE field = ?")
-            params.append(name)
+    for rel in relations:
+        parts.append(f"SELECT record_key, new_value FROM {duck_ident(rel)} WHERE field = ?")
+        params.append(name)
     union = " UNION ALL ".join(parts) or "SELECT NULL::VARCHAR AS record_key, NULL::VARCHAR AS new_value WHERE false"
     query = (f"SELECT record_key, new_value, record_key, new_value FROM ({union}) AS w "
              f"WHERE record_key NOT IN (SELECT unnest(?::VARCHAR[]))")
@@ -288,10 +287,6 @@ def _check_fields(info: TableInfo, fields: Sequence[str]) -> None:
     if unknown:
         raise MappingError(f"cannot write {', '.join(map(repr, unknown))}: not columns of {info.qualified} "
                            f"known to this run", details={"fields": unknown})
-
-
-def _duck_string(text: str) -> str:
-    return text.replace("'", "''")
 
 
 __all__ = ["ApplyResult", "apply_changes", "read_back"]
