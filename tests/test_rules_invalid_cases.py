@@ -1,7 +1,7 @@
 """Every file under tests/rules_invalid/ is rejected with exactly the problems its header states.
 
 Adding a case is a data edit: a rule file whose first lines are
-``# expect: CODE line:col message fragment`` (one line per expected error).
+``# expect: CODE line:col message`` (one line per expected error, the message exactly as printed).
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def test_invalid_rule_file_reports_exactly_the_expected_errors(path: Path):
     got = [(p.code, p.line, p.column) for p in errors]
     assert got == [(e.code, e.line, e.column) for e in expected], "\n".join(map(str, errors))
     for problem, want in zip(errors, expected):
-        assert want.fragment in problem.message, str(problem)
+        assert problem.message == want.message, str(problem)
         assert str(problem).startswith(f"{path}:{want.line}:{want.column}: {want.code} ")
     with pytest.raises(RuleFileError) as raised:
         load_rules(path, env=ENV)

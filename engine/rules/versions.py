@@ -96,8 +96,9 @@ def upgrade(doc: Document) -> tuple[bool, list[Problem]]:
     version = data.get("version", CURRENT)
     if isinstance(version, bool) or not isinstance(version, int) or version not in (*UPGRADES, *SUPPORTED):
         supported = ", ".join(map(str, SUPPORTED))
-        return False, [doc.problem(("version",), "R070", f"unsupported version {version!r}; this reconcile reads "
-                                   f"version {supported} (see docs/rules.md, 'Versions')")]
+        quoted = " (a number, not a string: write it without quotes)" if isinstance(version, str) else ""
+        return False, [doc.problem(("version",), "R070", f"unsupported version {version!r}{quoted}; this "
+                                   f"reconcile reads version {supported} (see docs/rules.md, 'Versions')")]
     while version < CURRENT:
         doc.data = data = UPGRADES[version](data)
         version += 1

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CASES = Path(__file__).resolve().parent.parent / "rules_invalid"
-_EXPECT = re.compile(r"^# expect: (?P<code>R\d{3}) (?P<line>\d+):(?P<column>\d+) (?P<fragment>.+)$")
+_EXPECT = re.compile(r"^# expect: (?P<code>R\d{3}) (?P<line>\d+):(?P<column>\d+) (?P<message>.+)$")
 
 MINIMAL = """\
 version: 1
@@ -22,12 +22,12 @@ fields:
 
 @dataclass(frozen=True)
 class Expected:
-    """One problem a case file must produce: ``# expect: CODE line:col message fragment``."""
+    """One problem a case file must produce: ``# expect: CODE line:col message`` (the whole message)."""
 
     code: str
     line: int
     column: int
-    fragment: str
+    message: str
 
 
 def case_files() -> list[Path]:
@@ -41,9 +41,9 @@ def expectations(path: Path) -> list[Expected]:
         match = _EXPECT.match(text)
         if not match:
             break
-        found.append(Expected(match["code"], int(match["line"]), int(match["column"]), match["fragment"]))
+        found.append(Expected(match["code"], int(match["line"]), int(match["column"]), match["message"]))
     if not found:
-        raise AssertionError(f"{path}: no '# expect: CODE line:col fragment' line at the top")
+        raise AssertionError(f"{path}: no '# expect: CODE line:col message' line at the top")
     return found
 
 
