@@ -20,9 +20,11 @@ from typing import Any, Sequence
 import duckdb
 import psycopg
 
+from .duck_types import duck_type
 from .errors import UserError
 from .resources import sql as sql_text
 from .rules.model import RuleSet
+from .transforms import apply_chain
 
 HISTORY_LIMIT = 10
 FIELD_STATUSES = ("changed", "invalid")  # a field of a matched (or new) row disagrees
@@ -169,32 +171,52 @@ def verify(rules: RulesArg, *, dsn: str | None = None, keys: Sequence[str] | Non
     from .api import open_session  # the engine is loaded only when a check really runs
 
     with open_session(rules, dsn=dsn, fields=fields, keys=keys) as session:
+        _check_keys_exist(session, keys or ())
         return _result(session, keys, fields)
 
 
 def verify_record(rules: RulesArg, key: str, *, dsn: str | None = None) -> VerifyResult:
-    """``verify`` for one record (the original ``verifyBuyer``).
+    """``verify`` for one record (the original ``verifyBuyer``)."""
+    return verify(rules, dsn=dsn, keys=[key])
 
-    Raises ``RecordNotFound`` when the key is neither in the sheet nor in the table, so a
-    mistyped key is never reported as consistent.
-    """
-    from .api import open_session
 
-    with open_session(rules, dsn=dsn, keys=[key]) as session:
-        if not _record_exists(session.duck, key):
-            raise RecordNotFound(
-                f"record {key!r} is neither in the sheet ({session.sheet.origin}) nor in the table "
-                f"{session.table_info.qualified}",
-                hint=f"keys are matched on {session.rules.key.field!r} after the key's transforms, "
-                     "as PostgreSQL prints them (leading zeros of a numeric key are dropped)")
-        return _result(session, [key], None)
+def _check_keys_exist(session: Any, keys: Sequence[str]) -> None:
+    """``RecordNotFound`` for keys in neither the sheet nor the table: a mistyped key is never
+    reported as consistent. Keys are compared as ``--key`` selects them: through the key's
+    transforms and typed like the key column (so 0042 finds integer key 42)."""
+    unknown = _unknown_keys(session, keys)
+    if unknown:
+        shown = ", ".join(map(repr, unknown))
+        raise RecordNotFound(
+            f"record{'s' if len(unknown) > 1 else ''} {shown} {'are' if len(unknown) > 1 else 'is'} neither in the "
+            f"sheet ({session.sheet.origin}) nor in the table {session.table_info.qualified}",
+            hint=f"keys are matched on {session.rules.key.field!r} after the key's transforms "
+                 f"({session.table_info.key.pg_type})", details={"record_keys": unknown})
+
+
+def _unknown_keys(session: Any, keys: Sequence[str]) -> list[str]:
+    if not keys:
+        return []
+    key_type = duck_type(session.table_info.key.pg_type)
+    typed = apply_chain(session.duck, session.rules.key.transforms, list(keys), session.table_info.key.pg_type)
+    unknown = []
+    for key, (value, _error) in zip(keys, typed):
+        found = value is not None and session.duck.execute(
+            f"SELECT EXISTS (SELECT 1 FROM sheet_keys WHERE key_value = TRY_CAST(? AS {key_type})) "
+            f"OR EXISTS (SELECT 1 FROM target WHERE TRY_CAST(k AS {key_type}) = TRY_CAST(? AS {key_type}))",
+            [value, value]).fetchone()[0]
+        if not found:
+            unknown.append(key)
+    return unknown
 
 
 def _result(session: Any, keys: Sequence[str] | None, fields: Sequence[str] | None) -> VerifyResult:
     rules: RuleSet = session.rules
     planned = session.plan.result
     chosen = [f for f in (fields or rules.field_names)]
-    records = tuple(inconsistencies(session.duck, statuses=_statuses(rules), keys=keys, fields=chosen))
+    # The plan's diff is already narrowed to the keys as --key selects them (transformed, typed).
+    records = tuple(inconsistencies(session.duck, statuses=_statuses(rules), keys=None, fields=chosen,
+                                    table=session.plan.diff))
     drift = _field_drift(planned.fields, records, chosen)
     return VerifyResult(
         rule_name=rules.name, table=session.table_info.qualified, checked_at=datetime.now(timezone.utc),
@@ -237,12 +259,6 @@ def _field_drift(planned: Sequence[Any], records: Sequence[Inconsistency], chose
             changed=tally[name, "changed"], invalid=tally[name, "invalid"],
             error=(counts.error if counts else None) or (None if counts else "not checked: not in the diff")))
     return tuple(drift)
-
-
-def _record_exists(duck: duckdb.DuckDBPyConnection, key: str) -> bool:
-    found = duck.execute("SELECT (SELECT count(*) FROM sheet_keys WHERE record_key = ?) "
-                         "+ (SELECT count(*) FROM target WHERE k = ?)", [key, key]).fetchone()
-    return bool(found and found[0])
 
 
 def run_history(rules: RulesArg, *, dsn: str | None = None, limit: int = HISTORY_LIMIT) -> tuple[RunSummary, ...]:

@@ -40,3 +40,13 @@ def test_buyer_6666_is_inconsistent_until_a_run_and_the_report_shows_it(buyers_d
     assert rest.exit_code == 3
     statuses = {r["status"] for r in json.loads(rest.output)["verify"]["records"]}
     assert "changed" not in statuses and statuses <= {"invalid", "missing_row", "duplicate_key", "null_key"}
+
+
+def test_a_key_in_neither_side_is_an_error_not_consistent(buyers_dsn):
+    out = cli("verify", RULES, "--dsn", buyers_dsn, "--key", "6666", "--key", "12345", "--format", "json")
+    assert out.exit_code == 2, out.output
+    error = json.loads(out.stdout)["error"]
+    assert error["code"] == "RC160" and error["details"] == {"record_keys": ["12345"]}
+    assert error["message"].startswith("record '12345' is neither in the sheet")
+    # the key's transforms apply, as for --key of plan and run: a full-width key is found
+    assert cli("verify", RULES, "--dsn", buyers_dsn, "--key", "６６６６").exit_code == 3
