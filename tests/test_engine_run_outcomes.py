@@ -51,6 +51,8 @@ def test_a_run_over_the_row_guard_exits_4_and_writes_nothing(buyers_dsn, tmp_pat
     assert out.exit_code == 4, out.output
     doc = json.loads(out.stdout)
     assert doc["ok"] is False and "more than max_changed_rows 3" in doc["run"]["plan"]["refused"]
+    assert (doc["error"]["code"], doc["error"]["exit_code"]) == ("RC400", 4)
+    assert doc["error"]["message"] == doc["run"]["plan"]["refused"]
     assert table(buyers_dsn) == before
     run_id = doc["run"]["run_id"]
     assert fetch(buyers_dsn, "SELECT status, (counts->>'refused')::bool FROM reconcile.runs") == [("failed", True)]

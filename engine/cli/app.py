@@ -22,7 +22,8 @@ def main() -> None:
     """reconcile: make a PostgreSQL table agree with a spreadsheet, field by field, and prove it.
 
     Exit codes: 0 ok; 1 runtime failure or partial run; 2 invalid usage or rule file;
-    3 differences found (plan --detailed-exitcode, verify); 4 refused by a safety guard.
+    3 differences found (plan --detailed-exitcode, verify); 4 refused by a safety guard;
+    5 an alert is firing (alerts).
     """
 
 

@@ -40,7 +40,7 @@ def recover_command(rules: str, keys: tuple[str, ...], all_inconsistent: bool, f
         click.echo(f"Recovery of {result.rule_name}: {result.success_count} records repaired, "
                    f"{result.failure_count} failed, {result.written} fields written.")
         if result.backup_id:
-            click.echo(f"Backup {result.backup_id}: undo with `reconcile rollback {result.backup_id}`.")
+            click.echo(f"Backup {result.backup_id}: {_undo(result.backup_id, dsn)}")
         else:
             click.echo("Nothing to write: no backup taken.")
         for error in result.errors:
@@ -86,6 +86,13 @@ def rollback_command(backup_id: str | None, run_id: int | None, force: bool, dsn
         for line in result.skipped[:20]:
             click.echo(f"  skipped: {line}")
         if result.backup_id:
-            click.echo(f"Run {result.run_id}, backup {result.backup_id}: undo with "
-                       f"`reconcile rollback {result.backup_id}`.")
+            click.echo(f"Run {result.run_id}, backup {result.backup_id}: {_undo(result.backup_id, dsn)}")
     exit_with(result.exit_code)
+
+
+def _undo(backup_id: str, dsn: str | None) -> str:
+    """How to undo: rollback takes no rule file, so it needs the database named (never printed)."""
+    if dsn == "embedded":
+        return f"undo with `reconcile rollback {backup_id} --dsn embedded`."
+    return (f"undo with `reconcile rollback {backup_id} --dsn DSN` (the same database; "
+            f"without --dsn, $DATABASE_URL is used).")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from ..errors import EXIT_DIFFERENCES, EXIT_REFUSED
+from ..errors import EXIT_DIFFERENCES, EXIT_REFUSED, GuardRefused
 from ..progress import Progress
 from .app import dsn_option, emit_json, exit_with, format_option, handles_errors, main
 from .render import plan_text, run_text
@@ -37,7 +37,8 @@ def plan_command(rules: str, fields, keys, dsn, fmt: str, detailed_exitcode: boo
 
     result = api.plan(rules, dsn=dsn, fields=fields, keys=keys or None, progress=Progress())
     if fmt == "json":
-        emit_json({"ok": not result.refused, "plan": result.to_dict(), "has_changes": result.has_changes})
+        emit_json({"ok": not result.refused, "plan": result.to_dict(), "has_changes": result.has_changes,
+                   **_refusal(result.refused)})
     else:
         click.echo(plan_text(result))
     if result.refused:
@@ -59,7 +60,15 @@ def run_command(rules: str, fields, keys, dsn, fmt: str, dry_run: bool) -> None:
 
     result = api.run(rules, dsn=dsn, fields=fields, keys=keys or None, dry_run=dry_run, progress=Progress())
     if fmt == "json":
-        emit_json({"ok": result.exit_code == 0, "run": result.to_dict()})
+        emit_json({"ok": result.exit_code == 0, "run": result.to_dict(), **_refusal(result.plan.refused)})
     else:
         click.echo(run_text(result))
     exit_with(result.exit_code)
+
+
+def _refusal(refused: str | None) -> dict:
+    """A refused plan carries the same ``error`` object as any failure (code RC400, exit 4)."""
+    if not refused:
+        return {}
+    return {"error": GuardRefused(refused, hint="raise policy.max_changed_rows in the rule file if the "
+                                                 "change is intended").to_dict()}
