@@ -269,7 +269,8 @@ def _no_success(conn: psycopg.Connection, rules: RuleSet, limit: timedelta, now:
 _OPEN_ALERTS = "SELECT * FROM reconcile.alerts WHERE rule_name = %(rule)s AND resolved_at IS NULL"
 _UNANNOUNCED = ("SELECT * FROM reconcile.alerts WHERE rule_name = %(rule)s AND resolved_at IS NOT NULL "
                 "AND resolved_sent IS NULL AND last_sent IS NOT NULL ORDER BY id")
-_LAST_FULL_RUN = ("SELECT id FROM reconcile.runs WHERE rule_name = %(rule)s AND status <> 'running' "
+# A failed run compared nothing because it stopped; that is a failure, not a field gone silent.
+_LAST_FULL_RUN = ("SELECT id FROM reconcile.runs WHERE rule_name = %(rule)s AND status NOT IN ('running', 'failed') "
                   "AND command = 'run' AND coalesce(selectors -> 'keys', '[]') = '[]' "
                   "AND coalesce(selectors -> 'fields', '[]') = '[]' ORDER BY started_at DESC, id DESC LIMIT 1")
 _MARK_SENT = "UPDATE reconcile.alerts SET last_sent = %s WHERE id = %s"

@@ -52,3 +52,17 @@ def test_alerts_are_evaluated_after_a_failed_run(pg_dsn, tmp_path):
         run_id = fetch(pg_dsn, "SELECT id FROM reconcile.runs")[0][0]
     assert [(b["kind"], b["field"], b["state"], b["run_id"]) for b in hook.bodies] == \
         [("failure_rate", "owner", "firing", run_id)]
+
+
+def test_a_failed_run_is_one_failure_not_zero_compared_or_drift_alerts(pg_dsn, tmp_path):
+    """A run that stops (here: a refused write) compared nothing and left everything different;
+    that must not read as every field going silent, nor as a drift, only as a failure."""
+    load_table(pg_dsn, TABLE)
+    with webhook_receiver() as hook:
+        rules = replace(rules_for(write_sheet(tmp_path / "sheet.csv", SHEET)),
+                        monitoring=Monitoring(window=timedelta(hours=1), field_failure_rate=0.5,
+                                              persistent_drift_runs=1, zero_compared=True,
+                                              notify=(Notify(webhook=hook.url),)))
+        with pytest.raises(DatabaseError):
+            api.run(rules, dsn=pg_dsn)
+    assert [(b["kind"], b["field"]) for b in hook.bodies] == [("failure_rate", "owner")]
