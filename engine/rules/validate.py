@@ -521,6 +521,24 @@ def sql_expression_error(expression: str) -> str | None:
         return parsed.get("error_message", "syntax error")
     if len(parsed.get("statements", [])) != 1:
         return "it must be a single expression"
+    return _unknown_name(expression)
+
+
+def _unknown_name(expression: str) -> str | None:
+    """A column or table the expression names that is not there: the only name it has is
+    ``value``. Bound by PREPARE, never executed; other binder errors (types) depend on the
+    chain's earlier steps, so they are left to the run."""
+    import duckdb
+
+    con = _duck()
+    try:
+        con.execute(f"PREPARE reconcile_check AS SELECT ({expression}) AS out FROM (SELECT NULL::VARCHAR AS value) AS cell")
+    except duckdb.BinderException as err:
+        message = str(err).splitlines()[0].removeprefix("Binder Error: ")
+        if message.startswith("Referenced "):
+            return f"{message.rstrip('!')}; the cell's value is named `value`"
+        return None
+    con.execute("DEALLOCATE reconcile_check")
     return None
 
 
