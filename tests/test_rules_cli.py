@@ -118,3 +118,10 @@ def test_validate_does_not_load_the_engine_drivers(tmp_path: Path):
 def test_help_documents_the_command():
     result = CliRunner().invoke(main, ["validate", "--help"])
     assert result.exit_code == 0 and "--strict-env" in result.output and "path:line:col" in result.output
+
+
+def test_a_folder_without_rule_files_is_an_error(tmp_path: Path):
+    (tmp_path / "notes.txt").write_text("not a rule file", encoding="utf-8")
+    result = validate(str(tmp_path))
+    assert result.exit_code == 2
+    assert result.stdout.strip() == f"{tmp_path}: R003 no *.yaml or *.yml rule files in this folder"

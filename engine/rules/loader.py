@@ -298,7 +298,10 @@ def rule_files(paths: Sequence[str | Path], problems: list[Problem]) -> list[Pat
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+            inside = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+            if not inside:  # a CI step pointed at the wrong folder must not pass by checking nothing
+                problems.append(Problem(str(given), None, None, "R003", "no *.yaml or *.yml rule files in this folder"))
+            found += inside
         elif path.exists():
             found.append(path)
         else:
