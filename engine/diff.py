@@ -140,9 +140,9 @@ def _diff_sql(fields: list[FieldRule], lanes: list[Lane], columns: ColumnMap, sh
     sheet_values += f", CASE WHEN coalesce({errors}) IS NOT NULL THEN [{errors}] END AS errs" if fields else ""
     return sql_text("diff/field_diff.sql").format(
         sheet_values=sheet_values,
-        diff=ident(table), chain=chain, sheet=ident(sheet), sheet_keys=ident(SHEET_KEYS), target=target_scan,
+        diff=ident(table), rows=ident(f"{table}_rows"), chain=chain, sheet=ident(sheet), sheet_keys=ident(SHEET_KEYS), target=target_scan,
         key_type=key_type, table_columns="".join(table_columns), typed_columns="".join(typed_columns),
-        statuses="".join(statuses),
+        statuses="".join(statuses), raw_columns="".join(f", c.{ident(c)}" for c in dict.fromkeys(raw)),
         any_status="".join(f" OR st{i} IS NOT NULL" for i in range(len(fields))), structs=", ".join(structs))
 
 
