@@ -115,12 +115,21 @@ def _text(v: str, dtype: str) -> str:
     return v if dtype == "VARCHAR" else f"CAST({v} AS VARCHAR)"
 
 
+def _surely_not_blank(codepoint: str) -> str:
+    """SQL true for codepoints outside ``_WS_CLASS`` in the common ranges (ASCII printable,
+    Latin to Cyrillic and beyond up to U+167F, CJK and above U+3000); NULL or false otherwise."""
+    return f"({codepoint} BETWEEN 33 AND 132 OR {codepoint} BETWEEN 161 AND 5759 OR {codepoint} > 12288)"
+
+
 def _trim(v: str) -> Step:
     # trim() with a list of 30 characters costs 1.4s per million cells; a regex, only for
-    # texts that start or end with a blank, costs a tenth of that.
+    # texts that start or end with a blank, costs a tenth of that. Before the regex, the first
+    # and last codepoints (unicode(), v[-1]: cheap) let most texts through untouched at a
+    # third of the regex's cost; the rest (blanks, empty, rare ranges) take the exact path.
+    plain = f"{_surely_not_blank(f'unicode({v})')} AND {_surely_not_blank(f'unicode({v}[-1])')}"
     ends = f"regexp_matches({v}, '^{_WS_CLASS}|{_WS_CLASS}$')"
-    return Step(f"CASE WHEN {ends} THEN regexp_replace({v}, '^{_WS_CLASS}+|{_WS_CLASS}+$', '', 'g') ELSE {v} END",
-                None, "VARCHAR")
+    return Step(f"CASE WHEN {plain} THEN {v} WHEN {ends} THEN regexp_replace({v}, '^{_WS_CLASS}+|{_WS_CLASS}+$', '', 'g') "
+                f"ELSE {v} END", None, "VARCHAR")
 
 
 def _collapse(v: str) -> Step:
