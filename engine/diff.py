@@ -156,9 +156,11 @@ def _summary(con: duckdb.DuckDBPyConnection, fields: list[FieldRule], table: str
                                invalid=per_field.get(f.name, (0, 0))[1]) for f in fields)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {FIELD_COUNTS_TABLE} "
                 f"(field VARCHAR, compared BIGINT, differing BIGINT, invalid BIGINT)")
-    if counts:
-        con.executemany(f"INSERT INTO {FIELD_COUNTS_TABLE} VALUES (?, ?, ?, ?)",
-                        [(c.field, c.compared, c.differing, c.invalid) for c in counts])
+    if counts:  # one statement of four lists: executemany costs a statement per field (10 ms for 30)
+        con.execute(f"INSERT INTO {FIELD_COUNTS_TABLE} SELECT unnest(?::VARCHAR[]), unnest(?::BIGINT[]), "
+                    f"unnest(?::BIGINT[]), unnest(?::BIGINT[])",
+                    [[c.field for c in counts], [c.compared for c in counts], [c.differing for c in counts],
+                     [c.invalid for c in counts]])
     return DiffSummary(counts, sheet_rows=sheet_rows, table_rows=table_rows, matched_rows=matched,
                        new_rows=unique - matched, missing_rows=missing, duplicate_keys=dup_keys,
                        duplicate_rows=dup_rows, null_keys=null_keys, changed_rows=changed, invalid=invalid,
