@@ -21,7 +21,7 @@ import psycopg
 
 from . import apply as apply_mod
 from . import diff as diff_mod
-from . import plan as plan_mod
+from . import planner
 from . import monitor, runlog, snapshot, target
 from .columns import ColumnMap, TableInfo
 from .errors import DatabaseError, MappingError, ReconcileError
@@ -51,7 +51,7 @@ class Session:
     sheet: SheetData
     columns: ColumnMap
     table_info: TableInfo
-    plan: Any  # engine.plan.Plan
+    plan: Any  # engine.planner.Plan
     selectors: dict[str, Any] = field(default_factory=dict)
     run_id: int | None = None  # set by ``run`` before apply, so hooks can link their records to it
 
@@ -117,7 +117,7 @@ def open_session(rules: RulesArg, *, dsn: str | None = None, fields: Sequence[st
         with progress.phase("diff"):
             snapshot.check_target_keys(duck, "target")
             summary = diff_mod.compute_diff(duck, ruleset, columns, table_info, sheet="sheet", target="target")
-            plan = plan_mod.build_plan(duck, ruleset, summary, table_info, fields=fields, keys=keys,
+            plan = planner.build_plan(duck, ruleset, summary, table_info, fields=fields, keys=keys,
                                        sample_limit=sample_limit)
         result = plan.result
         if columns.problems:
@@ -250,9 +250,10 @@ def _apply_session(session: Session, run_id: int, command: str,
                 runlog.write_field_stats(conn, run_id, rules.name, counts)
     except ReconcileError as err:
         conn.rollback()
-        runlog.log_failure(session.dsn, run_id, rules.name, [(None, _field_of(err), str(err))],
+        err = _with_record(err, session)
+        runlog.log_failure(session.dsn, run_id, rules.name, [(_record_of(err), _field_of(err), str(err))],
                            _failed_counts(result.fields, session, err))
-        raise
+        raise err
     with progress.phase("read back"):
         mismatches = tuple(apply_mod.read_back(conn, session.duck, session.table_info, changes="changes",
                                                inserts="inserts", written=applied))
@@ -315,6 +316,26 @@ def _failed_counts(planned: Sequence[FieldCounts], session: Session, err: Reconc
 
 def _error_counts(rules: RuleSet, fields: Sequence[str] | None, message: str) -> list[FieldCounts]:
     return [FieldCounts(f, errors=1, error=message) for f in (fields or rules.field_names)]
+
+
+def _with_record(err: ReconcileError, session: Session) -> ReconcileError:
+    """Name the record whose value the database refused, so the log says field AND record."""
+    field_name = _field_of(err)
+    if field_name is None or err.transient or not isinstance(err, DatabaseError):
+        return err
+    record = apply_mod.failing_record(session.conn, session.duck, session.table_info, field_name=field_name)
+    if record is None:
+        return err
+    label = f"field {field_name!r}"
+    message = (err.message.replace(label, f"record {record!r}, {label}", 1) if label in err.message
+               else f"record {record!r}: {err.message}")
+    named = type(err)(message, details={**err.details, "record_key": record}, hint=err.hint)
+    named.__cause__ = err
+    return named
+
+
+def _record_of(err: ReconcileError) -> str | None:
+    return err.details.get("record_key") if err.details else None
 
 
 def _field_of(err: ReconcileError) -> str | None:

@@ -215,6 +215,49 @@ def _naming(err: DatabaseError, field_name: str) -> DatabaseError:
                      hint=err.hint)
 
 
+# -- after a failure ----------------------------------------------------------------------------
+
+def failing_record(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, info: TableInfo, *,
+                   changes: str = "changes", field_name: str) -> str | None:
+    """The record whose new value of ``field_name`` the database refuses, or None.
+
+    Called after the data transaction failed and was rolled back, so the failure can be logged
+    against its record. The field's changes are staged again and written by halves, each in a
+    savepoint, down to one row (about log2(n) statements); everything is rolled back after.
+    None when the whole set no longer fails, or fails only together (a constraint over rows).
+    """
+    try:
+        stage = _stage(conn, info, "reconcile_probe", [field_name], [("record_key", "text"), ("n", "integer")])
+        query = (f"SELECT record_key, new_value, record_key, row_number() OVER (ORDER BY record_key) "
+                 f"FROM {duck_ident(changes)} WHERE field = ?")
+        _copy_from_duck(conn, duck, query, [field_name], stage, ("k", "c0", "record_key", "n"))
+        update = _format("probe_field.sql", info, field_name, stage)
+        low, high = 1, conn.execute(sql.SQL("SELECT count(*) FROM {}").format(stage)).fetchone()[0]
+        if not high or not _refused(conn, update, low, high):
+            return None
+        while low < high:
+            middle = (low + high) // 2
+            if _refused(conn, update, low, middle):
+                high = middle
+            else:
+                low = middle + 1
+        return conn.execute(sql.SQL("SELECT record_key FROM {} WHERE n = %s").format(stage), [low]).fetchone()[0]
+    except (psycopg.Error, DatabaseError):
+        return None  # the search is a courtesy; the original error is what the run reports
+    finally:
+        conn.rollback()
+
+
+def _refused(conn: psycopg.Connection, update: sql.Composed, low: int, high: int) -> bool:
+    try:
+        with conn.transaction():  # a savepoint: the probe's writes never stay
+            conn.execute(update, {"low": low, "high": high})
+            raise psycopg.Rollback()
+    except psycopg.Error:
+        return True
+    return False
+
+
 # -- staging -----------------------------------------------------------------------------------
 
 def _stage(conn: psycopg.Connection, info: TableInfo, name: str, typed: Sequence[str],
@@ -289,4 +332,4 @@ def _check_fields(info: TableInfo, fields: Sequence[str]) -> None:
                            f"known to this run", details={"fields": unknown})
 
 
-__all__ = ["ApplyResult", "apply_changes", "read_back"]
+__all__ = ["ApplyResult", "apply_changes", "failing_record", "read_back"]

@@ -5,7 +5,7 @@ sheet as a source wrote it, the table's snapshot) and writes the long relation `
 with the columns of ``engine.results.DiffRow``:
 
 - ``changed``: a matched row whose value differs under the field's comparison (also for
-  ``compare: never``: reported; ``engine.plan`` never writes it);
+  ``compare: never``: reported; ``engine.planner`` never writes it);
 - ``invalid``: a transform could not read the cell (matched and new rows alike);
 - ``new_row``: the key is not in the table (one row per field, with its sheet value);
 - ``missing_row``: the key is not in the sheet (field NULL);

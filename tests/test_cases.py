@@ -15,7 +15,7 @@ import yaml
 
 from engine.diff import compute_diff
 from engine.errors import ReconcileError
-from engine.plan import build_plan
+from engine.planner import build_plan
 from engine.rules.model import Policy
 from support.cases import FieldSpec, build, comparison, diff_rows, row_limit, transform
 

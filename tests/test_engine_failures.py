@@ -1,4 +1,5 @@
-"""A run whose write the database refuses: rolled back, logged once, and watched by the alerts.
+"""A run whose write the database refuses: rolled back, logged once against its field and record
+(found by bisection after the rollback), and watched by the alerts.
 
 The world table refuses owner 'FORBIDDEN' (a CHECK constraint), so the data transaction fails
 after the plan was made; the failure is seen by the apply step and again by ``run``.
@@ -30,14 +31,15 @@ def test_a_refused_write_is_rolled_back_and_logged_once(pg_dsn, tmp_path):
     rules = rules_for(write_sheet(tmp_path / "sheet.csv", SHEET))
     with pytest.raises(DatabaseError) as info:
         api.run(rules, dsn=pg_dsn)
-    assert info.value.details.get("field") == "owner"
+    assert info.value.details.get("field") == "owner" and info.value.details.get("record_key") == "K1"
+    assert info.value.message.startswith("writing public.world: record 'K1', field 'owner': new row for relation")
     assert table_state(pg_dsn) == before, "note was written although the transaction failed"
     assert fetch(pg_dsn, "SELECT status FROM reconcile.runs") == [("failed",)]
     stats = fetch(pg_dsn, "SELECT field_name, errors FROM reconcile.field_stats ORDER BY field_name")
     assert [name for name, _ in stats] == ["amount", "due", "note", "owner"], "one row per field, once"
     assert dict(stats)["owner"] == 1
-    errors = fetch(pg_dsn, "SELECT field_name FROM reconcile.field_sync_logs WHERE NOT success")
-    assert errors == [("owner",)], "the failure must be logged exactly once, against its field"
+    errors = fetch(pg_dsn, "SELECT record_key, field_name FROM reconcile.field_sync_logs WHERE NOT success")
+    assert errors == [("K1", "owner")], "the failure must be logged exactly once, against its field and record"
     assert fetch(pg_dsn, "SELECT count(*) FROM reconcile.field_sync_logs WHERE success") == [(0,)]
 
 
@@ -66,3 +68,18 @@ def test_a_failed_run_is_one_failure_not_zero_compared_or_drift_alerts(pg_dsn, t
         with pytest.raises(DatabaseError):
             api.run(rules, dsn=pg_dsn)
     assert [(b["kind"], b["field"]) for b in hook.bodies] == [("failure_rate", "owner")]
+
+
+def test_the_refused_record_is_found_among_many(pg_dsn, tmp_path):
+    """One bad value among 300 writes of the field: the log names that record, nothing is written."""
+    keys = [f"K{i:03d}" for i in range(300)]
+    load_table(pg_dsn, [{"k": k, "note": None, "owner": None, "amount": None, "due": None} for k in keys])
+    before = table_state(pg_dsn)
+    sheet = [{"k": k, "note": "", "owner": "FORBIDDEN" if k == "K187" else f"owner {k}", "amount": "", "due": ""}
+             for k in keys]
+    with pytest.raises(DatabaseError) as info:
+        api.run(rules_for(write_sheet(tmp_path / "sheet.csv", sheet)), dsn=pg_dsn)
+    assert info.value.details["record_key"] == "K187"
+    assert table_state(pg_dsn) == before
+    assert fetch(pg_dsn, "SELECT record_key, field_name FROM reconcile.field_sync_logs WHERE NOT success") == \
+        [("K187", "owner")]

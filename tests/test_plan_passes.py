@@ -6,7 +6,7 @@ import pytest
 
 from engine.diff import DIFF_COLUMNS
 from engine.errors import DataError
-from engine.plan import (CHANGES, INSERTS, PLAN_DIFF, apply_on_invalid, drop_never, guard_max_changed_rows,
+from engine.planner import (CHANGES, INSERTS, PLAN_DIFF, apply_on_invalid, drop_never, guard_max_changed_rows,
                          missing_rows_policy, new_rows_policy, planned_updates, select_fields, select_keys)
 from engine.rules.model import Comparison, Policy, RowLimit
 from support.cases import FieldSpec, build, transform

@@ -239,9 +239,9 @@ def test_doctests_of_the_duckdb_core_pass():
     import doctest
 
     import engine.duck_types
-    import engine.plan
+    import engine.planner
     import engine.transforms
 
-    for module in (engine.duck_types, engine.transforms, engine.plan):
+    for module in (engine.duck_types, engine.transforms, engine.planner):
         result = doctest.testmod(module)
         assert result.failed == 0 and result.attempted > 0, module.__name__

@@ -62,7 +62,7 @@ def fetch(dsn: str, query: str, params: Sequence | None = None) -> list[tuple]:
 
 def plan_tables(duck: duckdb.DuckDBPyConnection, changes: Iterable[tuple] = (),
                 inserts: Iterable[tuple] = ()) -> None:
-    """The relations engine.plan makes: changes(record_key, field, old, new, sheet_row), inserts (long)."""
+    """The relations engine.planner makes: changes(record_key, field, old, new, sheet_row), inserts (long)."""
     duck.execute("CREATE OR REPLACE TABLE changes (record_key VARCHAR, field VARCHAR, old_value VARCHAR, "
                  "new_value VARCHAR, sheet_row INTEGER)")
     duck.execute("CREATE OR REPLACE TABLE inserts (record_key VARCHAR, sheet_row INTEGER, field VARCHAR, "
