@@ -35,6 +35,11 @@ class Location:
         return ":".join(parts)
 
 
+# Codes shared by the two places that check a table's key (catalog query and snapshot).
+DUPLICATE_TABLE_KEYS = "RC201"
+NULL_TABLE_KEYS = "RC202"
+
+
 class ReconcileError(Exception):
     """Root of all reconcile errors.
 

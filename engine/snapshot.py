@@ -10,13 +10,11 @@ import duckdb
 
 from .columns import ColumnMap, TableInfo
 from .duck_types import duck_type, render_sql
-from .errors import DataError
+from .errors import DUPLICATE_TABLE_KEYS, NULL_TABLE_KEYS, DataError
 from .resources import sql as sql_text
 from .rules.model import RuleSet
 from .transforms import Lane, chain_query, compile_chain, ident, prepare_chains
 
-DUPLICATE_TABLE_KEYS = "RC201"
-NULL_TABLE_KEYS = "RC202"
 SHEET_KEYS = "sheet_keys"
 
 

@@ -21,8 +21,8 @@ import psycopg
 from psycopg import sql
 
 from .columns import ColumnType, TableInfo
-from .errors import (ConfigurationError, DataError, DatabaseError, Location, MappingError, ReconcileError,
-                     TransientDatabaseError)
+from .errors import (DUPLICATE_TABLE_KEYS, NULL_TABLE_KEYS, ConfigurationError, DataError, DatabaseError,
+                     Location, MappingError, ReconcileError, TransientDatabaseError)
 from .redact import redact
 from .resources import sql as sql_text
 from .rules.model import Mark, RuleSet
@@ -293,6 +293,7 @@ def check_table_keys(conn: psycopg.Connection, table_info: TableInfo) -> None:
         raise DataError(
             f"table {table_info.qualified}: key column {table_info.key.name!r} is not a unique key: "
             + "; ".join(problems),
+            code=DUPLICATE_TABLE_KEYS if dup_keys else NULL_TABLE_KEYS,
             hint="fix those rows, or choose a unique key column (a primary key makes this impossible)",
             details={"null_keys": nulls, "duplicate_keys": dup_keys, "duplicate_rows": dup_rows,
                      "sample": list(sample)})

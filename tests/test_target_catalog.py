@@ -73,6 +73,7 @@ def test_check_table_keys_reports_nulls_and_duplicates(pg_dsn):
         with pytest.raises(DataError) as err:
             target.check_table_keys(conn, info)
     d = err.value.details
+    assert err.value.code == "RC201" and err.value.exit_code == 1  # duplicates name the error when both
     assert d["null_keys"] == 2 and d["duplicate_keys"] == 8 and d["duplicate_rows"] == 17
     assert d["sample"] == ["a", "c", "z0", "z1", "z2"]
     assert "2 row(s) with a NULL key" in err.value.message and "8 key(s) on more than one row" in err.value.message
@@ -92,3 +93,12 @@ def test_primary_key_is_unique(pg_dsn):
         info = target.read_table_info(conn, tables.rules())
         assert target.key_is_unique(conn, info)
         target.check_table_keys(conn, info)
+
+
+def test_check_table_keys_nulls_alone_are_rc202(pg_dsn):
+    tables.create(pg_dsn, NO_PK, table="loose", rows=[("a", "1"), (None, "n")], columns=("code", "note"))
+    with target.connect(pg_dsn) as conn:
+        info = target.read_table_info(conn, tables.rules("loose", ("note",), key="code"))
+        with pytest.raises(DataError) as err:
+            target.check_table_keys(conn, info)
+    assert (err.value.code, err.value.details["null_keys"]) == ("RC202", 1)
