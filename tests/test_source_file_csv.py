@@ -143,3 +143,16 @@ def test_round_trip_of_quoted_cells(tmp_path_factory, rows):
     _, got = load(path)
     expected = [(n, *(row + [""] * (4 - len(row)))) for n, row in enumerate(rows, start=2) if any(row)]
     assert got == expected
+
+
+def test_a_file_source_does_not_load_the_google_client():
+    """Only the asked source type's module loads: a CSV run pays nothing for gspread and requests."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import duckdb; from engine.rules import load_rules; from engine.resources import resource_path; "
+            "from engine.sources import open_source; "
+            "open_source(load_rules(resource_path('rules', 'buyers_file.yaml')).source).read(duckdb.connect(), 's'); "
+            "print(sorted(m for m in ('gspread', 'requests', 'google.auth') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -20,8 +20,8 @@ def register(kind: str):
 
 def open_source(rule: SourceRule, progress: Progress = SILENT) -> Source:
     """The Source for a rule file's ``source:`` block; ``progress`` shows long reads on a terminal."""
-    if rule.type not in _REGISTRY:  # a test may have imported one built-in source already
-        _load_builtin()
+    if rule.type not in _REGISTRY:
+        _load_builtin(rule.type)
     try:
         factory = _REGISTRY[rule.type]
     except KeyError:
@@ -32,9 +32,18 @@ def open_source(rule: SourceRule, progress: Progress = SILENT) -> Source:
     return source
 
 
-def _load_builtin() -> None:
-    # Imported lazily so that `reconcile validate` never imports gspread or openpyxl.
-    from . import file, google_sheets  # noqa: F401
+_BUILTIN = {"file": "file", "google_sheets": "google_sheets"}  # source type -> module
+
+
+def _load_builtin(kind: str) -> None:
+    # Only the module of the type asked for: a file run never imports gspread and requests.
+    import importlib
+
+    if kind in _BUILTIN:
+        importlib.import_module(f"{__name__}.{_BUILTIN[kind]}")
+    else:  # an unknown type: load them all, so the error can list every known one
+        for module in _BUILTIN.values():
+            importlib.import_module(f"{__name__}.{module}")
 
 
 __all__ = ["CELL_ERRORS", "SheetData", "Source", "column_letter", "open_source", "register"]
