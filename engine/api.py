@@ -21,8 +21,7 @@ import psycopg
 
 from . import apply as apply_mod
 from . import diff as diff_mod
-from . import planner
-from . import monitor, runlog, snapshot, target
+from . import monitor, planner, runlog, snapshot, target
 from .columns import ColumnMap, TableInfo
 from .errors import DatabaseError, MappingError, ReconcileError
 from .progress import SILENT, Progress
@@ -164,9 +163,7 @@ class _Background:
             self._outcome = (False, exc)
 
     def result(self) -> Any:
-        self._thread.join()
-        self._taken = True
-        ok, value = self._outcome
+        ok, value = self._join()
         if not ok:
             raise value
         return value
@@ -175,11 +172,14 @@ class _Background:
         """After an earlier error: wait for the thread and close what it opened; its error is dropped."""
         if self._taken:
             return
-        self._thread.join()
-        self._taken = True
-        ok, value = self._outcome
+        ok, value = self._join()
         if ok:
             value[0].close()
+
+    def _join(self) -> tuple[bool, Any]:
+        self._thread.join()
+        self._taken = True
+        return self._outcome
 
 
 def plan(rules: RulesArg, *, dsn: str | None = None, fields: Sequence[str] | None = None,

@@ -24,7 +24,7 @@ from .duck_types import duck_type
 from .errors import UserError
 from .resources import sql as sql_text
 from .rules.model import RuleSet
-from .transforms import apply_chain
+from .transforms import apply_chain, ident
 
 HISTORY_LIMIT = 10
 FIELD_STATUSES = ("changed", "invalid")  # a field of a matched (or new) row disagrees
@@ -215,7 +215,7 @@ def _result(session: Any, keys: Sequence[str] | None, fields: Sequence[str] | No
     planned = session.plan.result
     chosen = [f for f in (fields or rules.field_names)]
     # The plan's diff is already narrowed to the keys as --key selects them (transformed, typed).
-    records = tuple(inconsistencies(session.duck, statuses=_statuses(rules), keys=None, fields=chosen,
+    records = tuple(inconsistencies(session.duck, statuses=_statuses(rules), fields=chosen,
                                     table=session.plan.diff))
     drift = _field_drift(planned.fields, records, chosen)
     return VerifyResult(
@@ -236,16 +236,15 @@ def _statuses(rules: RuleSet) -> list[str]:
     return statuses
 
 
-def inconsistencies(duck: duckdb.DuckDBPyConnection, *, statuses: Sequence[str], keys: Sequence[str] | None,
-                    fields: Sequence[str], table: str = "diff") -> list[Inconsistency]:
-    """Rows of the DuckDB diff relation ``table`` with these statuses, keys and fields, in sheet order."""
-    query = sql_text("verify/inconsistencies.sql").replace("{diff}", _duck_ident(table))
-    rows = duck.execute(query, [list(statuses), not keys, list(keys or []), list(fields)]).fetchall()
+def inconsistencies(duck: duckdb.DuckDBPyConnection, *, statuses: Sequence[str], fields: Sequence[str],
+                    table: str = "diff") -> list[Inconsistency]:
+    """Rows of the DuckDB diff relation ``table`` with these statuses and fields, in sheet order.
+
+    Keys are selected before: the plan's diff holds only the records ``--key`` chose.
+    """
+    query = sql_text("verify/inconsistencies.sql").replace("{diff}", ident(table))
+    rows = duck.execute(query, [list(statuses), list(fields)]).fetchall()
     return [Inconsistency(*row) for row in rows]
-
-
-def _duck_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _field_drift(planned: Sequence[Any], records: Sequence[Inconsistency], chosen: Sequence[str]) -> tuple[FieldDrift, ...]:

@@ -26,6 +26,7 @@ from .errors import (DUPLICATE_TABLE_KEYS, NULL_TABLE_KEYS, ConfigurationError, 
 from .redact import redact
 from .resources import sql as sql_text
 from .rules.model import Mark, RuleSet
+from .transforms import ident
 
 # Session settings that make PostgreSQL's text output stable for the diff: ISO dates, UTC
 # timestamps and floats printed with every digit (so the text round-trips).
@@ -425,13 +426,7 @@ def _columns_needing_cast(conn: psycopg.Connection, info: TableInfo, columns: Se
     return {r[0] for r in rows}
 
 
-def duck_ident(name: str) -> str:
-    """A DuckDB quoted identifier.
-
-    >>> duck_ident('a"b')
-    '"a""b"'
-    """
-    return '"' + name.replace('"', '""') + '"'
+duck_ident = ident  # a quoted DuckDB identifier; one definition, in engine.transforms
 
 
 def _duck_struct(columns: Mapping[str, str]) -> str:

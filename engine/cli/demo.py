@@ -22,15 +22,16 @@ def demo_command(seed_only: bool, dsn: str | None) -> None:
     """
     from ..demo import WATCHED, run_demo, seed, watched_row
 
+    database = dsn or "embedded"  # never $DATABASE_URL: the demo drops tables
     if seed_only:
-        seed(dsn or "embedded")
+        seed(database)
         click.echo(f"Seeded public.buyers with a stale copy of the sample sheet; buyer {WATCHED}: "
-                   f"{watched_row(dsn or 'embedded')}")
+                   f"{watched_row(database)}")
         return
-    result = run_demo(dsn or "embedded", say=click.echo, show_plan=plan_text, show_run=run_text)
+    result = run_demo(database, say=click.echo, show_plan=plan_text, show_run=run_text)
     click.echo("")
     if result.converged:
-        where = "--dsn embedded" if (dsn or "embedded") == "embedded" else "--dsn <your DSN>"
+        where = "--dsn embedded" if database == "embedded" else "--dsn <your DSN>"
         click.echo("Converged: the second run found nothing to write. Explore the logs, e.g.:\n"
                    f"  reconcile db query \"SELECT run_id, record_key, field_name, old_value, new_value "
                    f"FROM reconcile.field_sync_logs\" {where}\n"
