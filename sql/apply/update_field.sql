@@ -1,12 +1,14 @@
--- Compare-and-set write of one field from its staging table, logged in the same statement.
+-- Compare-and-set write of one field from the run's staging table, logged in the same statement.
+-- The stage holds every planned change; fi picks this field's rows and {staged} its typed value.
 -- A row is written only while its current value still prints as the snapshot did (old_text);
 -- otherwise it is a conflict: not written, logged with success = false.
--- Identifiers: {table} {key} {col} {stage}. Parameters: run_id, rule_name, field.
+-- Identifiers: {table} {key} {col} {stage} {staged}. Parameters: run_id, rule_name, field, fi.
 WITH written AS (
     UPDATE {table} AS t
-       SET {col} = s.c0
+       SET {col} = s.{staged}
       FROM {stage} AS s
-     WHERE t.{key} = s.k
+     WHERE s.fi = %(fi)s
+       AND t.{key} = s.k
        AND t.{col}::text IS NOT DISTINCT FROM s.old_text
  RETURNING s.k
 ), logged AS (
@@ -19,6 +21,7 @@ WITH written AS (
            s.sheet_row
       FROM {stage} AS s
       LEFT JOIN written AS w ON w.k = s.k
+     WHERE s.fi = %(fi)s
  RETURNING success, record_key, old_value, new_value, sheet_row
 )
 SELECT (SELECT count(*) FROM logged WHERE success) AS written,
