@@ -38,6 +38,7 @@ class Location:
 # Codes shared by the two places that check a table's key (catalog query and snapshot).
 DUPLICATE_TABLE_KEYS = "RC201"
 NULL_TABLE_KEYS = "RC202"
+SNAPSHOT_INCOMPLETE = "RC206"  # DuckDB read fewer snapshot rows than PostgreSQL sent
 
 
 class ReconcileError(Exception):

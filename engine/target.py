@@ -21,8 +21,8 @@ import psycopg
 from psycopg import sql
 
 from .columns import ColumnType, TableInfo
-from .errors import (DUPLICATE_TABLE_KEYS, NULL_TABLE_KEYS, ConfigurationError, DataError, DatabaseError,
-                     Location, MappingError, ReconcileError, TransientDatabaseError)
+from .errors import (DUPLICATE_TABLE_KEYS, NULL_TABLE_KEYS, SNAPSHOT_INCOMPLETE, ConfigurationError, DataError,
+                     DatabaseError, Location, MappingError, ReconcileError, TransientDatabaseError)
 from .redact import redact
 from .resources import sql as sql_text
 from .rules.model import Mark, RuleSet
@@ -302,12 +302,20 @@ def check_table_keys(conn: psycopg.Connection, table_info: TableInfo) -> None:
 
 # -- snapshot ----------------------------------------------------------------------------------
 
-# PostgreSQL writes NULL as an empty unquoted field and '' as "" (FORCE_QUOTE *); DuckDB reads
-# them back apart when quoted values are never turned into NULL.
-_PG_COPY_OUT = "COPY ({query}) TO STDOUT (FORMAT csv, FORCE_QUOTE *, ENCODING 'UTF8')"
+# PostgreSQL's CSV writes NULL as an empty unquoted field and always quotes '' as "" (and any
+# value holding a comma, quote or line break); DuckDB reads the two back apart when quoted
+# values are never turned into NULL. Quoting every value (FORCE_QUOTE *) only made the
+# stream a fifth longer and the parse slower.
+_PG_COPY_OUT = "COPY ({query}) TO STDOUT (FORMAT csv, ENCODING 'UTF8')"
+# The reader takes the pipe in 4 MiB buffers, so it parses while PostgreSQL still prints (its
+# default, 32 MiB, is the whole of a 100k-row table: nothing overlapped). A row may be up to
+# about that long (the default stopped at 2 MiB); a longer one, and every row after it, the
+# reader drops without a word, so the rows read are counted against the rows sent.
+_ROW_LIMIT_MB = 4
 _DUCK_READ = ("CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_csv(?, columns = {columns}, header = false, "
               "delim = ',', quote = '\"', escape = '\"', nullstr = '', allow_quoted_nulls = false, "
-              "auto_detect = false, new_line = '\\n', parallel = {parallel})")
+              "auto_detect = false, new_line = '\\n', parallel = {parallel}, "
+              f"buffer_size = {_ROW_LIMIT_MB << 20})")
 
 
 def snapshot_to_duckdb(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, table_info: TableInfo,
@@ -330,14 +338,21 @@ def snapshot_to_duckdb(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection
     with db_errors(f"snapshot of {table_info.qualified}"):
         casts = _columns_needing_cast(conn, table_info, [table_info.key.name, *fields])
         select = snapshot_query(table_info, fields, restricted=keys is not None, cast=casts)
-        stream_copy_out(conn, sql.SQL(_PG_COPY_OUT).format(query=select),
-                        [list(keys)] if keys is not None else None, load)
-    return int(duck.execute(f"SELECT count(*) FROM {duck_ident(table)}").fetchone()[0])
+        sent = stream_copy_out(conn, sql.SQL(_PG_COPY_OUT).format(query=select),
+                               [list(keys)] if keys is not None else None, load)
+    loaded = int(duck.execute(f"SELECT count(*) FROM {duck_ident(table)}").fetchone()[0])
+    if loaded != sent:  # DuckDB's reader drops a row longer than its buffer, and all after it, silently
+        raise DataError(f"the snapshot of {table_info.qualified} is incomplete: PostgreSQL sent {sent} rows, "
+                        f"{loaded} were read; a row longer than {_ROW_LIMIT_MB} MiB cannot be read",
+                        code=SNAPSHOT_INCOMPLETE, details={"sent": sent, "loaded": loaded},
+                        hint="leave very long columns (documents, blobs) out of the rule file")
+    return loaded
 
 
 def stream_copy_out(conn: psycopg.Connection, copy: sql.Composable, params: Sequence[Any] | None,
-                    consume: Callable[[str, bool], None]) -> None:
-    """Run ``COPY ... TO STDOUT`` into a path that ``consume(path, seekable)`` reads.
+                    consume: Callable[[str, bool], None]) -> int:
+    """Run ``COPY ... TO STDOUT`` into a path that ``consume(path, seekable)`` reads; return
+    the number of rows PostgreSQL sent.
 
     Where the OS has named pipes the path is a FIFO fed by a thread, so the reader parses while
     PostgreSQL prints (the two overlap on two cores); elsewhere it is a temporary file.
@@ -346,12 +361,13 @@ def stream_copy_out(conn: psycopg.Connection, copy: sql.Composable, params: Sequ
     with tempfile.TemporaryDirectory(prefix="reconcile-snap-") as folder:
         path = os.path.join(folder, "copy.csv")
         if not hasattr(os, "mkfifo"):
-            _copy_to_path(conn, copy, params, path)
+            sent = _copy_to_path(conn, copy, params, path)
             consume(path, True)
-            return
+            return sent
         os.mkfifo(path, 0o600)
         failure: list[BaseException] = []
-        producer = threading.Thread(target=_produce, args=(conn, copy, params, path, failure), daemon=True)
+        counted: list[int] = []
+        producer = threading.Thread(target=_produce, args=(conn, copy, params, path, failure, counted), daemon=True)
         producer.start()
         try:
             consume(path, False)
@@ -365,18 +381,21 @@ def stream_copy_out(conn: psycopg.Connection, copy: sql.Composable, params: Sequ
         producer.join()  # the reader saw EOF, so the producer has closed the pipe: it cannot block
         if failure:
             raise failure[0]
+        return counted[0]
 
 
-def _copy_to_path(conn: psycopg.Connection, copy: sql.Composable, params: Sequence[Any] | None, path: str) -> None:
-    with open(path, "wb") as out, conn.cursor().copy(copy, params) as cp:
-        for chunk in cp:
-            out.write(chunk)
+def _copy_to_path(conn: psycopg.Connection, copy: sql.Composable, params: Sequence[Any] | None, path: str) -> int:
+    with open(path, "wb") as out, conn.cursor() as cur:
+        with cur.copy(copy, params) as cp:
+            for chunk in cp:
+                out.write(chunk)
+        return cur.rowcount
 
 
 def _produce(conn: psycopg.Connection, copy: sql.Composable, params: Sequence[Any] | None, path: str,
-             failure: list[BaseException]) -> None:
+             failure: list[BaseException], counted: list[int]) -> None:
     try:
-        _copy_to_path(conn, copy, params, path)
+        counted.append(_copy_to_path(conn, copy, params, path))
     except BaseException as exc:  # handed to the main thread, which raises it
         failure.append(exc)
 

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine import target
+from engine.errors import DataError
 from support import tables
 
 TRICKY_TEXT = ['say "hi", ok', "line\nbreak", "cr\r\nlf", "", " ", "\\N", "NULL", "日本語 ｶﾀｶﾅ 🙂", "a,b,,c",
@@ -56,6 +57,35 @@ def test_null_and_empty_string_stay_apart(pg_dsn):
         target.snapshot_to_duckdb(conn, duck, info, ["note", "code", "amount"])
     assert duck.execute("SELECT k, note, code, amount FROM target ORDER BY k").fetchall() == [
         ("1", "", None, None), ("2", None, "", None)]
+
+
+def _snapshot_note(dsn: str, note: str) -> duckdb.DuckDBPyConnection:
+    tables.create(dsn, rows=[(1, note, "x", None, None, None, None, None, None, None),
+                             (2, "short", None, None, None, None, None, None, None, None)])
+    duck = duckdb.connect()
+    with target.connect(dsn) as conn:
+        info = target.read_table_info(conn, tables.rules())
+        target.snapshot_to_duckdb(conn, duck, info, ["note", "code"])
+    return duck
+
+
+def test_a_value_of_megabytes_round_trips(pg_dsn):
+    """A 3 MiB note passes the pipe whole (DuckDB's default reader refused rows over 2 MiB)."""
+    big = "長いメモ, " * (3 << 16)
+    big += "x" * ((3 << 20) - len(big.encode()) + 10)  # just over 3 MiB of UTF-8
+    duck = _snapshot_note(pg_dsn, big)
+    assert duck.execute("SELECT k, note = ?, length(note), code FROM target ORDER BY k", [big]).fetchall() == [
+        ("1", True, len(big), "x"), ("2", False, 5, None)]
+
+
+def test_a_row_too_long_to_read_is_an_error_not_a_shorter_table(pg_dsn):
+    """DuckDB's reader drops a row longer than its buffer, and the rows after it, without an
+    error; the snapshot counts rows against PostgreSQL's and refuses (RC206)."""
+    with pytest.raises(DataError) as caught:
+        _snapshot_note(pg_dsn, "長いメモ," * (10 << 18))  # 13 bytes x 2.6M: 32 MiB
+    assert caught.value.code == "RC206"
+    assert caught.value.details == {"sent": 2, "loaded": 0}
+    assert "PostgreSQL sent 2 rows, 0 were read; a row longer than 4 MiB cannot be read" in caught.value.message
 
 
 def test_timestamps_print_in_utc_and_floats_exactly(pg_dsn):
