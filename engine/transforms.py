@@ -297,8 +297,14 @@ def _builder(t: Transform, dtype: str) -> Callable[[str], Step]:
 
 
 def cell_error(v: str) -> str:
-    """Error SQL for a spreadsheet error value (``#N/A``, ``#REF!``, ...) in a raw cell."""
-    return f"CASE WHEN {_in_list(v, CELL_ERRORS)} THEN 'cell holds the spreadsheet error ' || {_quoted(v)} END"
+    """Error SQL for a spreadsheet error value (``#N/A``, ``#REF!``, ...) in a raw cell.
+
+    Equalities behind a prefix test, not ``IN``: DuckDB plans an ``IN`` list as a join per
+    column (30 joins for 30 fields, a fifth of the diff); the prefix test lets nearly every
+    cell through at once.
+    """
+    equal = " OR ".join(f"{v} = {sql_literal(e)}" for e in CELL_ERRORS)
+    return f"CASE WHEN starts_with({v}, '#') AND ({equal}) THEN 'cell holds the spreadsheet error ' || {_quoted(v)} END"
 
 
 def final_cast(v: str, from_type: str, to_type: str, pg_type: str) -> Step:

@@ -1,10 +1,8 @@
--- Row-level figures of one diff. Placeholders: sheet_keys, target, diff, key_type.
+-- Row-level figures of one diff. Placeholders: sheet_keys, target, diff, row_counts.
 SELECT
     (SELECT count(*) FROM {sheet_keys}) AS sheet_rows,
     (SELECT count(*) FROM {target}) AS table_rows,
-    (SELECT count(*)
-       FROM {sheet_keys} AS k JOIN {target} AS t ON k.key_value = TRY_CAST(t.k AS {key_type})
-      WHERE k.occurrences = 1) AS matched_rows,
+    (SELECT count(*) FROM {sheet_keys} WHERE occurrences = 1) - (SELECT new_rows FROM {row_counts}) AS matched_rows,
     (SELECT count(*) FROM {sheet_keys} WHERE occurrences = 1) AS unique_keys,
     (SELECT count(DISTINCT key_value) FROM {sheet_keys} WHERE occurrences > 1) AS duplicate_keys,
     (SELECT count(*) FROM {sheet_keys} WHERE occurrences > 1) AS duplicate_rows,
