@@ -30,7 +30,9 @@ from . import register
 from .base import SheetData
 
 CHUNK = 1 << 20  # bytes per read when scanning or transcoding
-SAMPLE_ROWS = 20_000  # rows whose width is counted before the load (a wider row later: recount all)
+# Rows whose width is counted (in Python) before the load. A wider row later makes DuckDB's
+# load fail, and the whole file is counted then; so the sample only needs the header's area.
+SAMPLE_ROWS = 1_000
 _NATIVE = {"utf-8", "utf-8-sig"}  # codecs DuckDB reads without help (the BOM is skipped)
 _DELIMITERS = {"csv": ",", "tsv": "\t"}
 _SUFFIXES = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".tab": "tsv", ".xlsx": "xlsx", ".xlsm": "xlsx"}
@@ -209,15 +211,15 @@ class FileSheet:
               dialect: dict[str, str]) -> SheetData:
         if csv_path.stat().st_size == 0:
             raise self._no_header(0)
-        width = self._sniff_width(con, csv_path, dialect)  # UTF-8 by now
+        width, header = self._sniff(csv_path, dialect)  # UTF-8 by now
         try:
-            header = self._load_rows(con, table, csv_path, dialect, width)
+            _create_table(con, table, csv_path, dialect, width, self.rule.header_row)
         except duckdb.Error as err:
             if "Expected Number of Columns" not in str(err):
                 raise self._duckdb_error(err) from err
-            width = self._sniff_width(con, csv_path, dialect, whole_file=True)  # a wide row after the sample
+            width, header = self._sniff(csv_path, dialect, whole_file=True)  # a wide row after the sample
             try:
-                header = self._load_rows(con, table, csv_path, dialect, width)
+                _create_table(con, table, csv_path, dialect, width, self.rule.header_row)
             except duckdb.Error as err2:
                 raise self._duckdb_error(err2) from err2
         headers = _trim(header)
@@ -227,36 +229,27 @@ class FileSheet:
         rows = con.execute(f"SELECT count(*) FROM {_ident(table)}").fetchone()[0]
         return SheetData(table, headers, self.rule.header_row, rows, self.origin)
 
-    def _sniff_width(self, con: duckdb.DuckDBPyConnection, csv_path: Path, dialect: dict[str, str],
-                     whole_file: bool = False) -> int:
-        """The widest row among the first ``SAMPLE_ROWS`` (or all) rows of the prepared file.
+    def _sniff(self, csv_path: Path, dialect: dict[str, str], whole_file: bool = False) -> tuple[int, list[str]]:
+        """The widest row among the first ``SAMPLE_ROWS`` (or all) rows of the prepared file,
+        and the header row's cells.
 
         DuckDB's sniffer refuses files whose rows differ in width (titles above the header,
-        short rows), so the width is counted here and then given to DuckDB explicitly.
+        short rows), so the width is counted here and then given to DuckDB explicitly. The
+        header is taken on the way (a query of its own cost DuckDB a buffer's parse).
         """
-        width = 1
+        width, header, number = 1, None, 0
         # Undecodable bytes are replaced here: DuckDB reports them with their line during the load.
         with open(csv_path, encoding="utf-8-sig", errors="replace", newline="") as fh:
             reader = csv.reader(fh, delimiter=dialect["delim"], quotechar=dialect["quote"])
             for number, row in enumerate(reader, start=1):
                 width = max(width, len(row))
-                if number >= SAMPLE_ROWS and not whole_file:
+                if number == self.rule.header_row:
+                    header = row
+                if number >= max(SAMPLE_ROWS, self.rule.header_row) and not whole_file:
                     break
-        return width
-
-    def _load_rows(self, con: duckdb.DuckDBPyConnection, table: str, csv_path: Path,
-                   dialect: dict[str, str], width: int) -> list[str]:
-        header = self._header_cells(con, csv_path, dialect, width)
-        _create_table(con, table, csv_path, dialect, width, self.rule.header_row)
-        return header
-
-    def _header_cells(self, con: duckdb.DuckDBPyConnection, csv_path: Path, dialect: dict[str, str],
-                      width: int) -> list[str]:
-        rows = con.execute(f"SELECT * FROM {_scan(dialect, width)} LIMIT ?",
-                           [str(csv_path), self.rule.header_row]).fetchall()
-        if len(rows) < self.rule.header_row:
-            raise self._no_header(len(rows))
-        return [cell or "" for cell in rows[-1]]
+        if header is None:
+            raise self._no_header(number)
+        return width, header
 
     # -- errors ------------------------------------------------------------------------
 
