@@ -76,9 +76,10 @@ def compute_diff(con: duckdb.DuckDBPyConnection, rules: RuleSet, columns: Column
                  sheet: str = "sheet", target: str = "target", table: str = DIFF_TABLE) -> DiffSummary:
     """Create the DuckDB table ``table`` (the long diff) and return its counts.
 
-    Set-based: one pass for the sheet's keys, one for the fields (transform chains in layered
-    projections, a full join on the typed key, statuses per field, only the differing rows
-    expanded), and a few counting queries.
+    Set-based: one pass for the sheet's keys; a narrow pass over every row (transform chains
+    in layered projections, one hash of each row's typed values a side, a full join on the
+    typed key) that keeps only the rows whose hashes or keys disagree; the full diff of those
+    (statuses per field, only the differing rows expanded); and a few counting queries.
     """
     fields = diffed_fields(rules, columns, table_info)
     key_type = duck_type(table_info.key.pg_type)
@@ -88,8 +89,12 @@ def compute_diff(con: duckdb.DuckDBPyConnection, rules: RuleSet, columns: Column
         con.execute("SET TimeZone = 'UTC'")
         keyed_sheet(con, rules, columns, table_info, sheet)
         prepare_chains(con, sheet, lanes)
+        candidates = f"{table}_candidates"
+        con.execute(_candidates_sql(fields, lanes, sheet, target, key_type, candidates,
+                                    scans=(split_scan(con, sheet), split_scan(con, target))))
         con.execute(_diff_sql(fields, lanes, columns, sheet, target, key_type, table,
-                              scans=(split_scan(con, sheet), split_scan(con, target))))
+                              scans=_candidate_scans(sheet, target, candidates)))
+        con.execute(f"DROP TABLE {ident(candidates)}")
         return _summary(con, fields, table, target, key_type)
     except duckdb.Error as err:
         raise DataError(f"the diff of {rules.name} failed in DuckDB: {err}", code=DIFF_FAILED,
@@ -116,6 +121,31 @@ def split_scan(con: duckdb.DuckDBPyConnection, table: str) -> str:
     return "(" + " UNION ALL ".join(parts) + ")"
 
 
+def _candidates_sql(fields: list[FieldRule], lanes: list[Lane], sheet: str, target: str, key_type: str,
+                    candidates: str, scans: tuple[str, str]) -> str:
+    """SQL of the narrow first pass (``sql/diff/candidates.sql``): the rows worth a full diff.
+
+    DuckDB's ``hash()`` of several values depends on their order and tells NULL from '' (64
+    bits: two different rows agree once in 2^64, the rate at which a change would be missed).
+    """
+    sheet_scan, target_scan = scans
+    values = ", ".join(f"s.l{i}_v" for i in range(len(lanes)))
+    typed = ", ".join(f"TRY_CAST({ident(f.name)} AS {lane.to_type})" for f, lane in zip(fields, lanes))
+    errors = ", ".join(f"s.l{i}_e" for i in range(len(lanes)))
+    return sql_text("diff/candidates.sql").format(
+        candidates=ident(candidates), chain=chain_query(sheet, lanes, ["_row"], source=sheet_scan),
+        sheet_keys=ident(SHEET_KEYS), target=target_scan, key_type=key_type,
+        sheet_hash=f"hash({values})" if lanes else "0",
+        sheet_bad=f"coalesce({errors}) IS NOT NULL" if lanes else "false",
+        table_hash=f"hash({typed})" if lanes else "0")
+
+
+def _candidate_scans(sheet: str, target: str, candidates: str) -> tuple[str, str]:
+    """The two sides narrowed to the candidate rows (semi-joins), for the full diff."""
+    return (f"(SELECT * FROM {ident(sheet)} WHERE _row IN (SELECT _row FROM {ident(candidates)}))",
+            f"(SELECT * FROM {ident(target)} WHERE k IN (SELECT table_key FROM {ident(candidates)}))")
+
+
 def _diff_sql(fields: list[FieldRule], lanes: list[Lane], columns: ColumnMap, sheet: str, target: str,
               key_type: str, table: str, scans: tuple[str, str] | None = None) -> str:
     raw = [f"c{columns.fields[f.name].index}" for f in fields]
@@ -140,7 +170,7 @@ def _diff_sql(fields: list[FieldRule], lanes: list[Lane], columns: ColumnMap, sh
     sheet_values += f", CASE WHEN coalesce({errors}) IS NOT NULL THEN [{errors}] END AS errs" if fields else ""
     return sql_text("diff/field_diff.sql").format(
         sheet_values=sheet_values,
-        diff=ident(table), rows=ident(f"{table}_rows"), row_counts=ident(_row_counts(table)), chain=chain, sheet=ident(sheet), sheet_keys=ident(SHEET_KEYS), target=target_scan,
+        diff=ident(table), rows=ident(f"{table}_rows"), row_counts=ident(_row_counts(table)), chain=chain, sheet=sheet_scan, sheet_keys=ident(SHEET_KEYS), target=target_scan,
         key_type=key_type, table_columns="".join(table_columns), typed_columns="".join(typed_columns),
         statuses="".join(statuses), raw_columns="".join(f", c.{ident(c)}" for c in dict.fromkeys(raw)),
         any_status="".join(f" OR st{i} IS NOT NULL" for i in range(len(fields))), structs=", ".join(structs))

@@ -7,7 +7,7 @@ import pytest
 from engine.columns import ColumnMap
 from engine.diff import compute_diff
 from engine.errors import DataError
-from engine.rules.model import Transform
+from engine.rules.model import Comparison, Transform
 from engine.snapshot import check_target_keys, keyed_sheet
 from support.cases import FieldSpec, build, diff_rows, transform
 
@@ -106,3 +106,23 @@ def test_a_split_scan_gives_the_same_diff_as_one_thread():
         results.append((summary, diff_rows(con)))
         con.close()
     assert results[0] == results[1] and len(results[0][1]) > 1000
+
+
+def test_rows_that_hash_alike_only_when_equal(con):
+    """The narrow pass keeps a row when its hashed values differ at all: two fields' values
+    swapped, one value moved to the next field, NULL against '' (no empty_to_null), a value
+    equal under the comparison but not typed-equal; unchanged rows give nothing."""
+    fields = [FieldSpec("a"), FieldSpec("b"), FieldSpec("c", compare=Comparison("ignore_case"))]
+    sheet = [{"key": "1", "a": "x", "b": "y", "c": "z"}, {"key": "2", "a": "x", "b": "", "c": "z"},
+             {"key": "3", "a": "", "b": "", "c": "z"}, {"key": "4", "a": "p", "b": "q", "c": "MiXed"},
+             {"key": "5", "a": "same", "b": "same", "c": "same"}]
+    table = [{"key": "1", "a": "y", "b": "x", "c": "z"}, {"key": "2", "a": "", "b": "x", "c": "z"},
+             {"key": "3", "a": None, "b": "", "c": "z"}, {"key": "4", "a": "p", "b": "q", "c": "mixed"},
+             {"key": "5", "a": "same", "b": "same", "c": "same"}]
+    w = build(con, fields, sheet, table)
+    summary = compute_diff(con, w.rules, w.columns, w.table_info)
+    assert [(r[0], r[1], r[2]) for r in diff_rows(con)] == [
+        ("1", "a", "changed"), ("1", "b", "changed"), ("2", "a", "changed"), ("2", "b", "changed"),
+        ("3", "a", "changed")]
+    assert (summary.matched_rows, summary.changed_rows) == (5, 3)
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '%candidates'").fetchone() == (0,)

@@ -1,4 +1,5 @@
--- The field-level diff as one long relation, in one pass over each side.
+-- The field-level diff as one long relation, in one pass over each side. engine.diff gives it
+-- the candidate rows only ({sheet} and {target} are narrowed by sql/diff/candidates.sql).
 --   s: the sheet's fields after their transform chains, typed like the table columns
 --   u: sheet rows whose key is present and unique (from the sheet_keys table)
 --   t: the table snapshot's text ({target} may read it as a UNION ALL of rowid ranges, see split_scan)
