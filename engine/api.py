@@ -326,13 +326,14 @@ def _error_counts(rules: RuleSet, fields: Sequence[str] | None, message: str) ->
 def _with_record(err: ReconcileError, session: Session) -> ReconcileError:
     """Name the record whose value the database refused, so the log says field AND record."""
     field_name = _field_of(err)
-    if field_name is None or err.transient or not isinstance(err, DatabaseError):
+    if err.transient or not isinstance(err, DatabaseError):
         return err
-    record = apply_mod.failing_record(session.conn, session.duck, session.table_info, field_name=field_name)
+    record = apply_mod.failing_record(session.conn, session.duck, session.table_info, field_name=field_name,
+                                      fields=session.plan.fields_to_write)
     if record is None:
         return err
     label = f"field {field_name!r}"
-    message = (err.message.replace(label, f"record {record!r}, {label}", 1) if label in err.message
+    message = (err.message.replace(label, f"record {record!r}, {label}", 1) if field_name and label in err.message
                else f"record {record!r}: {err.message}")
     named = type(err)(message, details={**err.details, "record_key": record}, hint=err.hint)
     named.__cause__ = err

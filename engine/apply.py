@@ -186,15 +186,9 @@ def _insert_group(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, inf
     texts = [f"t{i}" for i in range(len(names))]
     stage = _stage(conn, info, "reconcile_insert", names,
                    [("record_key", "text"), ("sheet_row", "integer")] + [(t, "text") for t in texts])
-    values = [f"v{i}" for i in range(len(names))]
-    pivot = ", ".join(f"max(new_value) FILTER (WHERE field = ${i + 1}) AS {v}" for i, v in enumerate(values))
-    group_param, writable_param = f"${len(names) + 1}::VARCHAR[]", f"${len(names) + 2}::VARCHAR[]"
-    query = (f"WITH rows AS (SELECT record_key, min(sheet_row) AS sheet_row, {pivot} "
-             f"FROM {duck_ident(inserts)} GROUP BY record_key "
-             f"HAVING list_sort(list(field) FILTER (WHERE list_contains({writable_param}, field))) "
-             f"= list_sort({group_param})) "
-             f"SELECT record_key, {', '.join(values)}, record_key, sheet_row, {', '.join(values)} FROM rows")
-    columns = ("k", *[f"c{i}" for i in range(len(names))], "record_key", "sheet_row", *texts)
+    values = ", ".join(f"v{i}" for i in range(len(names)))
+    query = f"{_new_rows(inserts, names)} SELECT record_key, {values}, record_key, sheet_row, {values} FROM rows"
+    columns = ("k", *_typed_columns(names), "record_key", "sheet_row", *texts)
     statement = sql.SQL(sql_text("apply/insert_rows.sql")).format(
         table=table_ident(info), key=sql.Identifier(info.key.name),
         cols=sql.SQL(", ").join(map(sql.Identifier, names)),
@@ -213,6 +207,19 @@ def _insert_group(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, inf
         raise _field_of_copy(err, names) from err
     return int(rows), {k: int(v) for k, v in written.items()}, [
         Change(k, f, None, new, row, action="insert") for k, f, new, row in lost]
+
+
+def _new_rows(inserts: str, names: Sequence[str]) -> str:
+    """DuckDB ``WITH rows AS (...)``: one row per new record carrying exactly the fields ``names``
+    of the writable ones, its values as ``v0..vN``. Parameters: the names, then the group as a
+    list, then every writable field as a list."""
+    values = [f"v{i}" for i in range(len(names))]
+    pivot = ", ".join(f"max(new_value) FILTER (WHERE field = ${i + 1}) AS {v}" for i, v in enumerate(values))
+    group_param, writable_param = f"${len(names) + 1}::VARCHAR[]", f"${len(names) + 2}::VARCHAR[]"
+    return (f"WITH rows AS (SELECT record_key, min(sheet_row) AS sheet_row, {pivot} "
+            f"FROM {duck_ident(inserts)} GROUP BY record_key "
+            f"HAVING list_sort(list(field) FILTER (WHERE list_contains({writable_param}, field))) "
+            f"= list_sort({group_param}))")
 
 
 def _with_field(conn: psycopg.Connection, info: TableInfo, err: DatabaseError, fields: Sequence[str]) -> DatabaseError:
@@ -239,41 +246,76 @@ def _field_of_copy(err: DatabaseError, names: Sequence[str]) -> DatabaseError:
 
 
 def _naming(err: DatabaseError, field_name: str) -> DatabaseError:
-    return type(err)(f"field {field_name!r}: {err.message}", details={**err.details, "field": field_name},
+    """The error with its field, placed as ``classify`` places it: after the action."""
+    action, _, reason = err.message.partition(": ")  # every write's error starts with its action
+    return type(err)(f"{action}: field {field_name!r}: {reason}", details={**err.details, "field": field_name},
                      hint=err.hint)
 
 
 # -- after a failure ----------------------------------------------------------------------------
 
 def failing_record(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, info: TableInfo, *,
-                   changes: str = "changes", field_name: str) -> str | None:
-    """The record whose new value of ``field_name`` the database refuses, or None.
+                   changes: str = "changes", inserts: str = "inserts", field_name: str | None,
+                   fields: Sequence[str] = ()) -> str | None:
+    """The record whose write the database refuses, or None.
 
     Called after the data transaction failed and was rolled back, so the failure can be logged
-    against its record. The field's changes are staged again and written by halves, each in a
+    against its record. The updates of ``field_name`` (when the error named a field), then the
+    new rows carrying any of ``fields``, are staged again and written by halves, each in a
     savepoint, down to one row (about log2(n) statements); everything is rolled back after.
-    None when the whole set no longer fails, or fails only together (a constraint over rows).
+    None when no set fails alone, or fails only together (a constraint over rows).
     """
     try:
-        stage = _stage(conn, info, "reconcile_probe", [field_name], [("record_key", "text"), ("n", "integer")])
-        query = (f"SELECT record_key, new_value, record_key, row_number() OVER (ORDER BY record_key) "
-                 f"FROM {duck_ident(changes)} WHERE field = ?")
-        _copy_from_duck(conn, duck, query, [field_name], stage, ("k", "c0", "record_key", "n"))
-        update = _format("probe_field.sql", info, field_name, stage)
-        low, high = 1, conn.execute(sql.SQL("SELECT count(*) FROM {}").format(stage)).fetchone()[0]
-        if not high or not _refused(conn, update, low, high):
-            return None
-        while low < high:
-            middle = (low + high) // 2
-            if _refused(conn, update, low, middle):
-                high = middle
-            else:
-                low = middle + 1
-        return conn.execute(sql.SQL("SELECT record_key FROM {} WHERE n = %s").format(stage), [low]).fetchone()[0]
+        found = _failing_update(conn, duck, info, changes, field_name) if field_name else None
+        if found is None and _has_rows(duck, inserts):
+            writable = [f for f in fields if f != info.key.name]
+            for names in _field_sets(duck, inserts, writable):
+                found = _failing_insert(conn, duck, info, inserts, names, writable)
+                if found is not None:
+                    break
+        return found
     except (psycopg.Error, DatabaseError):
         return None  # the search is a courtesy; the original error is what the run reports
     finally:
         conn.rollback()
+
+
+def _failing_update(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, info: TableInfo, changes: str,
+                    field_name: str) -> str | None:
+    stage = _stage(conn, info, "reconcile_probe", [field_name], [("record_key", "text"), ("n", "integer")])
+    query = (f"SELECT record_key, new_value, record_key, row_number() OVER (ORDER BY record_key) "
+             f"FROM {duck_ident(changes)} WHERE field = ?")
+    _copy_from_duck(conn, duck, query, [field_name], stage, ("k", "c0", "record_key", "n"))
+    return _bisect(conn, _format("probe_field.sql", info, field_name, stage), stage)
+
+
+def _failing_insert(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, info: TableInfo, inserts: str,
+                    names: Sequence[str], writable: Sequence[str]) -> str | None:
+    stage = _stage(conn, info, "reconcile_probe_insert", names, [("record_key", "text"), ("n", "integer")])
+    values = ", ".join(f"v{i}" for i in range(len(names)))
+    query = (f"{_new_rows(inserts, names)} SELECT record_key, {values}, record_key, "
+             f"row_number() OVER (ORDER BY record_key) FROM rows")
+    _copy_from_duck(conn, duck, query, [*names, list(names), list(writable)], stage,
+                    ("k", *_typed_columns(names), "record_key", "n"))
+    insert = sql.SQL(sql_text("apply/probe_insert.sql")).format(
+        table=table_ident(info), key=sql.Identifier(info.key.name), stage=stage,
+        cols=sql.SQL(", ").join(map(sql.Identifier, names)),
+        staged=sql.SQL(", ").join(map(sql.Identifier, _typed_columns(names))))
+    return _bisect(conn, insert, stage)
+
+
+def _bisect(conn: psycopg.Connection, statement: sql.Composed, stage: sql.Identifier) -> str | None:
+    """The record of the one staged row (numbered ``n`` from 1) that makes ``statement`` fail."""
+    low, high = 1, conn.execute(sql.SQL("SELECT count(*) FROM {}").format(stage)).fetchone()[0]
+    if not high or not _refused(conn, statement, low, high):
+        return None
+    while low < high:
+        middle = (low + high) // 2
+        if _refused(conn, statement, low, middle):
+            high = middle
+        else:
+            low = middle + 1
+    return conn.execute(sql.SQL("SELECT record_key FROM {} WHERE n = %s").format(stage), [low]).fetchone()[0]
 
 
 def _refused(conn: psycopg.Connection, update: sql.Composed, low: int, high: int) -> bool:

@@ -83,3 +83,20 @@ def test_the_refused_record_is_found_among_many(pg_dsn, tmp_path):
     assert table_state(pg_dsn) == before
     assert fetch(pg_dsn, "SELECT record_key, field_name FROM reconcile.field_sync_logs WHERE NOT success") == \
         [("K187", "owner")]
+
+
+def test_a_refused_new_row_is_logged_against_its_record(pg_dsn, tmp_path):
+    """new_rows: insert, and one of 40 new rows breaks the CHECK: the insert is rolled back whole
+    and the log names the field and the new record (found by inserting the new rows by halves)."""
+    load_table(pg_dsn, TABLE)
+    before = table_state(pg_dsn)
+    new = [{"k": f"N{i:02d}", "note": "n", "owner": "FORBIDDEN" if i == 29 else f"o{i}", "amount": "1", "due": ""}
+           for i in range(40)]
+    rules = rules_for(write_sheet(tmp_path / "sheet.csv", [SHEET[1], *new]), new_rows="insert")
+    with pytest.raises(DatabaseError) as info:
+        api.run(rules, dsn=pg_dsn)
+    assert info.value.details.get("field") == "owner" and info.value.details.get("record_key") == "N29"
+    assert info.value.message.startswith("inserting new rows into public.world: record 'N29', field 'owner': ")
+    assert table_state(pg_dsn) == before
+    assert fetch(pg_dsn, "SELECT record_key, field_name FROM reconcile.field_sync_logs WHERE NOT success") == \
+        [("N29", "owner")]
