@@ -223,7 +223,7 @@ def median_of(repeat: int, prepare: Callable[[], None], fn: Callable[[], object]
     return statistics.median(times), outs
 
 
-def bench(dsn: str, rows: int, repeat: int, skip_naive: bool) -> dict:
+def bench(dsn: str, rows: int, repeat: int, skip_naive: bool, naive_repeat: int | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="reconcile-bench-") as tmp:
         sheet, table_csv, drifted = generate(Path(tmp), rows)
         prepare = lambda: reset_table(dsn, table_csv)  # noqa: E731
@@ -243,7 +243,8 @@ def bench(dsn: str, rows: int, repeat: int, skip_naive: bool) -> dict:
         report["zero_drift_statements"] = zero_drift_writes(dsn, sheet)
         report["executemany"] = {"seconds": median_of(repeat, prepare, lambda: executemany(dsn, sheet))[0]}
         if not skip_naive:
-            report["naive"] = {"seconds": median_of(repeat, prepare, lambda: naive_loop(dsn, sheet))[0]}
+            runs = naive_repeat or repeat
+            report["naive"] = {"seconds": median_of(runs, prepare, lambda: naive_loop(dsn, sheet))[0], "runs": runs}
     return with_ratios(report)
 
 
@@ -263,7 +264,8 @@ def print_report(r: dict) -> None:
     print(f"\n== {r['rows']:,} rows x {r['fields']} fields, {r['drifted_rows']:,} drifted rows, median of {r['repeat']}")
     for name in ("naive", "executemany", "reconcile"):
         if name in r:
-            print(f"  {name:<12} {r[name]['seconds']:8.2f} s  {r['rows_per_second'][name]:>12,.0f} rows/s")
+            runs = f"  (median of {r[name]['runs']})" if "runs" in r[name] else ""
+            print(f"  {name:<12} {r[name]['seconds']:8.2f} s  {r['rows_per_second'][name]:>12,.0f} rows/s{runs}")
     print("  reconcile phases: " + ", ".join(f"{k} {v:.2f}s" for k, v in r["reconcile"]["phases"].items()
                                             if k != "written"))
     print(f"  whole command: {r['reconcile_command']['wall']:.2f} s, peak RSS {r['reconcile_command']['peak_rss_mb']:.0f} MB")
@@ -279,6 +281,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--dsn", default=os.environ.get("RECONCILE_BENCH_DSN", "embedded"))
     parser.add_argument("--skip-naive", action="store_true", help="skip (a), the slowest baseline")
+    parser.add_argument("--naive-repeat", type=int, help="runs of (a) (default: --repeat); it is reported")
     args = parser.parse_args(argv)
     RESULTS.mkdir(exist_ok=True)
     dsn = args.dsn
@@ -286,7 +289,7 @@ def main(argv: list[str] | None = None) -> None:
         from engine.embedded import embedded_dsn
         dsn = embedded_dsn()
     for rows in args.rows or [100_000]:
-        report = bench(dsn, rows, args.repeat, args.skip_naive)
+        report = bench(dsn, rows, args.repeat, args.skip_naive, args.naive_repeat)
         print_report(report)
         (RESULTS / f"engine-{rows}.json").write_text(json.dumps(report, indent=2))
 
