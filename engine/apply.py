@@ -283,10 +283,10 @@ def failing_record(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, in
 def _failing_update(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, info: TableInfo, changes: str,
                     field_name: str) -> str | None:
     stage = _stage(conn, info, "reconcile_probe", [field_name], [("record_key", "text"), ("n", "integer")])
-    query = (f"SELECT record_key, new_value, record_key, row_number() OVER (ORDER BY record_key) "
-             f"FROM {duck_ident(changes)} WHERE field = ?")
-    _copy_from_duck(conn, duck, query, [field_name], stage, ("k", "c0", "record_key", "n"))
-    return _bisect(conn, _format("probe_field.sql", info, field_name, stage), stage)
+    query = (f"SELECT record_key, new_value, record_key, row_number() OVER (ORDER BY record_key) AS n "
+             f"FROM {duck_ident(changes)} WHERE field = ? ORDER BY n")
+    refused = _copy_for_probe(conn, duck, query, [field_name], stage, ("k", "c0", "record_key", "n"))
+    return refused or _bisect(conn, _format("probe_field.sql", info, field_name, stage), stage)
 
 
 def _failing_insert(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, info: TableInfo, inserts: str,
@@ -294,14 +294,32 @@ def _failing_insert(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, i
     stage = _stage(conn, info, "reconcile_probe_insert", names, [("record_key", "text"), ("n", "integer")])
     values = ", ".join(f"v{i}" for i in range(len(names)))
     query = (f"{_new_rows(inserts, names)} SELECT record_key, {values}, record_key, "
-             f"row_number() OVER (ORDER BY record_key) FROM rows")
-    _copy_from_duck(conn, duck, query, [*names, list(names), list(writable)], stage,
-                    ("k", *_typed_columns(names), "record_key", "n"))
+             f"row_number() OVER (ORDER BY record_key) AS n FROM rows ORDER BY n")
+    refused = _copy_for_probe(conn, duck, query, [*names, list(names), list(writable)], stage,
+                              ("k", *_typed_columns(names), "record_key", "n"))
+    if refused:
+        return refused
     insert = sql.SQL(sql_text("apply/probe_insert.sql")).format(
         table=table_ident(info), key=sql.Identifier(info.key.name), stage=stage,
         cols=sql.SQL(", ").join(map(sql.Identifier, names)),
         staged=sql.SQL(", ").join(map(sql.Identifier, _typed_columns(names))))
     return _bisect(conn, insert, stage)
+
+
+def _copy_for_probe(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, query: str, params: list[Any],
+                    stage: sql.Identifier, columns: Sequence[str]) -> str | None:
+    """Stage a probe's rows (``query`` numbers them ``n`` in order); when PostgreSQL refuses a
+    value while the COPY parses it (a text too long for varchar(n)), that row's record, found by
+    the line the COPY names, else None. The rows first go to ``k``, the record's key."""
+    try:
+        _copy_from_duck(conn, duck, query, params, stage, columns)
+    except psycopg.Error as err:
+        line = re.search(r"\bline (\d+)\b", err.diag.context or "")
+        if line is None:
+            raise
+        row = duck.execute(f"SELECT * FROM ({query}) WHERE n = {int(line[1])}", params).fetchone()
+        return None if row is None else row[0]
+    return None
 
 
 def _bisect(conn: psycopg.Connection, statement: sql.Composed, stage: sql.Identifier) -> str | None:

@@ -172,6 +172,26 @@ def test_value_too_long_names_the_field(world):
     assert "field 'code'" in err.value.message
 
 
+def test_a_value_refused_while_staged_is_traced_to_its_record(world):
+    """varchar(5) refuses a long text while the staging COPY parses it, before any UPDATE runs;
+    the probe after the rollback finds the record from the line the COPY names."""
+    dsn, conn, duck, info, run_id = world
+    tables.plan_tables(duck, changes=[("1", "code", "x1", "abc", 2), ("2", "code", "x2", "much too long", 3),
+                                      ("3", "code", "", "xy", 4)])
+    with pytest.raises(DatabaseError):
+        _apply(conn, duck, info, run_id)
+    conn.rollback()
+    assert apply.failing_record(conn, duck, info, field_name="code") == "2"
+    assert _table(dsn)[1][2] == "x2", "the probe writes nothing"
+    tables.plan_tables(duck, inserts=[("7", 9, "code", "ok"), ("7", 9, "note", "n"), ("8", 10, "code", "far too long"),
+                                      ("8", 10, "note", "n")])
+    with pytest.raises(DatabaseError):
+        _apply(conn, duck, info, run_id)
+    conn.rollback()
+    assert apply.failing_record(conn, duck, info, field_name=None, fields=("note", "code")) == "8"
+    assert tables.fetch(dsn, "SELECT count(*) FROM items") == [(3,)]
+
+
 def test_unknown_field_is_refused_before_writing(world):
     dsn, conn, duck, info, run_id = world
     tables.plan_tables(duck)
