@@ -170,7 +170,8 @@ def _diff_sql(fields: list[FieldRule], lanes: list[Lane], columns: ColumnMap, sh
     sheet_values += f", CASE WHEN coalesce({errors}) IS NOT NULL THEN [{errors}] END AS errs" if fields else ""
     return sql_text("diff/field_diff.sql").format(
         sheet_values=sheet_values,
-        diff=ident(table), rows=ident(f"{table}_rows"), row_counts=ident(_row_counts(table)), chain=chain, sheet=sheet_scan, sheet_keys=ident(SHEET_KEYS), target=target_scan,
+        diff=ident(table), rows=ident(f"{table}_rows"), row_counts=ident(_row_counts(table)), chain=chain,
+        sheet=sheet_scan, sheet_keys=ident(SHEET_KEYS), target=target_scan,
         key_type=key_type, table_columns="".join(table_columns), typed_columns="".join(typed_columns),
         statuses="".join(statuses), raw_columns="".join(f", c.{ident(c)}" for c in dict.fromkeys(raw)),
         any_status="".join(f" OR st{i} IS NOT NULL" for i in range(len(fields))), structs=", ".join(structs))
@@ -183,7 +184,8 @@ def _row_counts(table: str) -> str:
 
 def _summary(con: duckdb.DuckDBPyConnection, fields: list[FieldRule], table: str, target: str,
              key_type: str) -> DiffSummary:
-    names = dict(diff=ident(table), sheet_keys=ident(SHEET_KEYS), target=ident(target), row_counts=ident(_row_counts(table)))
+    names = dict(diff=ident(table), sheet_keys=ident(SHEET_KEYS), target=ident(target),
+                 row_counts=ident(_row_counts(table)))
     (sheet_rows, table_rows, matched, unique, dup_keys, dup_rows, null_keys, missing, changed,
      invalid) = con.execute(sql_text("diff/counts.sql").format(**names)).fetchall()[0]
     per_field = {name: (d, i) for name, d, i in con.execute(sql_text("diff/field_counts.sql").format(**names)).fetchall()}
