@@ -302,6 +302,17 @@ def check_table_keys(conn: psycopg.Connection, table_info: TableInfo) -> None:
 
 # -- snapshot ----------------------------------------------------------------------------------
 
+def begin_snapshot(conn: psycopg.Connection) -> None:
+    """Open a REPEATABLE READ, READ ONLY transaction: every read until its end sees one state.
+
+    The snapshot is read in two steps (hashes of every row, then the text of the rows that
+    differ); both must see the table as it was at the first, as one COPY would.
+    """
+    with db_errors("starting the snapshot transaction"):
+        conn.rollback()
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
+
 # PostgreSQL's CSV writes NULL as an empty unquoted field and always quotes '' as "" (and any
 # value holding a comma, quote or line break); DuckDB reads the two back apart when quoted
 # values are never turned into NULL. Quoting every value (FORCE_QUOTE *) only made the
@@ -312,19 +323,23 @@ _PG_COPY_OUT = "COPY ({query}) TO STDOUT (FORMAT csv, ENCODING 'UTF8')"
 # about that long (the default stopped at 2 MiB); a longer one, and every row after it, the
 # reader drops without a word, so the rows read are counted against the rows sent.
 _ROW_LIMIT_MB = 4
-_DUCK_READ = ("CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_csv(?, columns = {columns}, header = false, "
+_DUCK_READ = ("CREATE OR REPLACE TABLE {table} AS SELECT {select} FROM read_csv(?, columns = {columns}, header = false, "
               "delim = ',', quote = '\"', escape = '\"', nullstr = '', allow_quoted_nulls = false, "
               "auto_detect = false, new_line = '\\n', parallel = {parallel}, "
               f"buffer_size = {_ROW_LIMIT_MB << 20})")
 
+_DUCK_EMPTY = "CREATE OR REPLACE TABLE {table} AS SELECT {select} FROM (SELECT {columns}) WHERE false"
+
 
 def snapshot_to_duckdb(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, table_info: TableInfo,
-                       fields: Sequence[str], *, table: str = "target", keys: Sequence[str] | None = None) -> int:
+                       fields: Sequence[str], *, table: str = "target", keys: Sequence[str] | None = None,
+                       keep: str = "*") -> int:
     """Copy the key and ``fields`` of the table into DuckDB ``table(k, <field>...)``, all VARCHAR.
 
     One ``COPY (SELECT key, f ...) TO STDOUT``: values are exactly ``SELECT col::text``,
     NULL stays NULL and '' stays ''. ``keys`` restricts the copy to those key values.
-    Returns the number of rows copied.
+    ``keep`` is what DuckDB keeps of each row read (SQL over ``k`` and the fields, e.g. a
+    hash of them; the default keeps the text). Returns the number of rows copied.
     """
     unknown = [f for f in fields if f not in table_info.columns]
     if unknown:
@@ -332,9 +347,13 @@ def snapshot_to_duckdb(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection
     columns = _duck_struct({"k": "VARCHAR", **{f: "VARCHAR" for f in fields}})
 
     def load(path: str, seekable: bool) -> None:
-        duck.execute(_DUCK_READ.format(table=duck_ident(table), columns=columns, parallel=str(seekable).lower()),
-                     [path])
+        duck.execute(_DUCK_READ.format(table=duck_ident(table), select=keep, columns=columns,
+                                       parallel=str(seekable).lower()), [path])
 
+    if keys is not None and not keys:  # nothing to ask PostgreSQL for: the empty table directly
+        duck.execute(_DUCK_EMPTY.format(table=duck_ident(table), select=keep, columns=", ".join(
+            f"NULL::VARCHAR AS {duck_ident(name)}" for name in ("k", *fields))))
+        return 0
     with db_errors(f"snapshot of {table_info.qualified}"):
         casts = _columns_needing_cast(conn, table_info, [table_info.key.name, *fields])
         select = snapshot_query(table_info, fields, restricted=keys is not None, cast=casts)
@@ -454,6 +473,6 @@ def _duck_struct(columns: Mapping[str, str]) -> str:
     return "{" + items + "}"
 
 
-__all__ = ["APPLICATION_NAME", "SESSION_SETTINGS", "check_table_keys", "read_only_query", "classify", "connect", "db_errors", "duck_ident",
+__all__ = ["APPLICATION_NAME", "SESSION_SETTINGS", "begin_snapshot", "check_table_keys", "read_only_query", "classify", "connect", "db_errors", "duck_ident",
            "key_is_unique", "read_table_info", "resolve_dsn", "snapshot_query", "snapshot_to_duckdb", "stream_copy_out",
            "table_ident"]

@@ -7,6 +7,7 @@ import uuid
 from decimal import Decimal
 
 import duckdb
+import psycopg
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -108,6 +109,22 @@ def test_keys_restrict_the_snapshot(pg_dsn):
     assert set(duck.execute("SELECT * FROM subset").fetchall()) == _expected(pg_dsn, ["note"], "WHERE id IN (3, 5)")
 
 
+def test_no_keys_give_an_empty_snapshot_of_the_same_shape(pg_dsn):
+    """The diff asks for the rows of no key when every hash agrees: an empty table of the
+    columns the full read would have made (or of what ``keep`` makes of them)."""
+    tables.create(pg_dsn, rows=_rows())
+    duck = duckdb.connect()
+    with target.connect(pg_dsn) as conn:
+        info = target.read_table_info(conn, tables.rules())
+        assert target.snapshot_to_duckdb(conn, duck, info, ["note", "code"], table="none", keys=[]) == 0
+        target.snapshot_to_duckdb(conn, duck, info, ["note"], table="hashes", keys=[], keep="k, hash(note) AS h")
+    for table, columns in (("none", [("k", "VARCHAR"), ("note", "VARCHAR"), ("code", "VARCHAR")]),
+                           ("hashes", [("k", "VARCHAR"), ("h", "UBIGINT")])):
+        assert duck.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,)
+        assert duck.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? "
+                            "ORDER BY ordinal_position", [table]).fetchall() == columns
+
+
 def _scans(dsn: str) -> tuple[int, int]:
     return tables.fetch(dsn, "SELECT seq_scan, coalesce(idx_scan, 0) FROM pg_stat_user_tables "
                              "WHERE relname = 'items'")[0]
@@ -195,3 +212,24 @@ def test_reader_failing_does_not_hang_the_copy(pg_dsn):
             target.snapshot_to_duckdb(conn, duck, info, ["note"])
         conn.rollback()
         assert conn.execute("SELECT count(*) FROM items").fetchone() == (len(TRICKY_TEXT),)
+
+
+def test_rows_fetched_later_in_the_snapshot_transaction_are_as_they_were_hashed(pg_dsn):
+    """The engine hashes every row first and fetches the text of differing rows afterwards;
+    an application's write committed in between must not show in the fetch (one state, as
+    one COPY would see), and shows once the snapshot's transaction has ended."""
+    tables.create(pg_dsn, rows=_rows())
+    duck = duckdb.connect()
+    with target.connect(pg_dsn) as conn:
+        target.begin_snapshot(conn)
+        info = target.read_table_info(conn, tables.rules())
+        target.snapshot_to_duckdb(conn, duck, info, ["note"], keep="k, hash(note) AS h")
+        with psycopg.connect(pg_dsn, autocommit=True) as app:
+            app.execute("UPDATE items SET note = 'written by the app' WHERE id = 3")
+        target.snapshot_to_duckdb(conn, duck, info, ["note"], table="later", keys=["3"])
+        conn.rollback()
+        target.snapshot_to_duckdb(conn, duck, info, ["note"], table="after", keys=["3"])
+    hashes = dict(duck.execute("SELECT k, h FROM target").fetchall())
+    assert duck.execute("SELECT k, note FROM later").fetchall() == [("3", TRICKY_TEXT[3])]
+    assert duck.execute("SELECT hash(note) FROM later").fetchone()[0] == hashes["3"]
+    assert duck.execute("SELECT note FROM after").fetchall() == [("written by the app",)]
