@@ -115,12 +115,15 @@ def open_session(rules: RulesArg, *, dsn: str | None = None, fields: Sequence[st
             raise MappingError(f"the key column cannot be read from {sheet.origin}: {'; '.join(problems)}",
                                hint="run `reconcile check` to see how every column is matched")
         with progress.phase("snapshot table"):  # what is left of it once the sheet is read
-            conn, table_info = snapshot_job.result()
+            conn, table_info, hashed_fields = snapshot_job.result()
             stack.enter_context(conn)
         duck.execute(f"SET threads = {DUCKDB_THREADS}")
         with progress.phase("diff"):
             snapshot.check_target_keys(duck, "target")
-            summary = diff_mod.compute_diff(duck, ruleset, columns, table_info, sheet="sheet", target="target")
+            hashed = diff_mod.HashedTarget(hashed_fields, _fetch_rows(conn, duck, table_info, keys))
+            summary = diff_mod.compute_diff(duck, ruleset, columns, table_info, sheet="sheet", target="target",
+                                            hashed=hashed)
+            conn.rollback()  # the end of the snapshot's transaction
             plan = planner.build_plan(duck, ruleset, summary, table_info, fields=fields, keys=keys,
                                        sample_limit=sample_limit)
         result = plan.result
@@ -132,24 +135,36 @@ def open_session(rules: RulesArg, *, dsn: str | None = None, fields: Sequence[st
 
 
 def _snapshot_table(rules: RuleSet, dsn: str, duck: duckdb.DuckDBPyConnection, fields: Sequence[str] | None,
-                    keys: Sequence[str] | None) -> tuple[psycopg.Connection, TableInfo]:
-    """Connect, read the table's catalog, check its keys and copy it into DuckDB ``target``.
+                    keys: Sequence[str] | None) -> tuple[psycopg.Connection, TableInfo, tuple[str, ...]]:
+    """Connect, read the table's catalog, check its keys and copy one hash per row into DuckDB
+    ``target(k, h)``; return the connection, the table and the fields hashed (in rule order).
 
-    Runs beside the sheet read, on a DuckDB cursor of its own. Returns the connection with
-    no open transaction (the data transaction opens later).
+    Runs beside the sheet read, on a DuckDB cursor of its own. The connection is left in the
+    snapshot's REPEATABLE READ transaction, so the rows the diff then fetches
+    (``_fetch_rows``) are as they were when hashed; the caller ends it.
     """
     conn = target.connect(dsn)
     try:
+        target.begin_snapshot(conn)
         table_info = target.read_table_info(conn, rules, fields or None)
         target.check_table_keys(conn, table_info)
+        hashed = tuple(f for f in rules.field_names if f in table_info.columns)
         with duck.cursor() as cursor:
             target.snapshot_to_duckdb(conn, cursor, table_info, list(table_info.columns), table="target",
-                                      keys=keys)
-        conn.rollback()  # end the read transaction
+                                      keys=keys, keep=diff_mod.hash_snapshot_select(table_info, hashed))
     except BaseException:
         conn.close()
         raise
-    return conn, table_info
+    return conn, table_info, hashed
+
+
+def _fetch_rows(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, table_info: TableInfo,
+                keys: Sequence[str] | None) -> Callable[[Sequence[str] | None, str], int]:
+    """The diff's way to the text of the rows it needs: by key, or all rows the run selects."""
+    def fetch(wanted: Sequence[str] | None, table: str) -> int:
+        return target.snapshot_to_duckdb(conn, duck, table_info, list(table_info.columns), table=table,
+                                         keys=keys if wanted is None else wanted)
+    return fetch
 
 
 class _Background:

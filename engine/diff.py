@@ -17,7 +17,9 @@ to the same value; ``table_value`` is the snapshot's text, unchanged (the compar
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Sequence
 
 import duckdb
 
@@ -72,33 +74,106 @@ def diffed_fields(rules: RuleSet, columns: ColumnMap, table_info: TableInfo) -> 
             if f.name in columns.fields and f.name not in columns.skipped and f.name in table_info.columns]
 
 
+@dataclass(frozen=True)
+class HashedTarget:
+    """The table side as one hash per row: ``target`` holds ``k`` and ``h`` only.
+
+    ``h`` is ``row_hash_sql`` of ``fields`` (in that order) over the snapshot's text.
+    ``fetch(keys, table)`` copies the text of those records (every record for None), as of
+    the same snapshot, into the DuckDB table ``table(k, <field>...)``; the diff calls it for
+    the few rows whose hashes disagree, so the table's values never all sit in DuckDB.
+    """
+
+    fields: tuple[str, ...]
+    fetch: Callable[[Sequence[str] | None, str], Any]
+
+
+# Above this share of the table's rows, fetching the candidates by key costs more than one
+# plain sequential COPY of the whole table.
+FETCH_ALL_SHARE = 0.25
+
+
+def row_hash_sql(columns: Sequence[tuple[str, str]]) -> str:
+    """One 64-bit hash of a row's values cast to their DuckDB types: ``(column, type)`` pairs.
+
+    The table side of the candidate pass, whether computed while the snapshot loads or from
+    a text snapshot. DuckDB's ``hash()`` of several values depends on their order and tells
+    NULL from '' (two different rows agree once in 2^64, the rate a change would be missed).
+    """
+    if not columns:
+        return "0"
+    return "hash(" + ", ".join(f"TRY_CAST({ident(name)} AS {kind})" for name, kind in columns) + ")"
+
+
+def table_hash_columns(table_info: TableInfo, fields: Sequence[str]) -> list[tuple[str, str]]:
+    """The ``(column, DuckDB type)`` pairs ``row_hash_sql`` hashes for these table fields."""
+    return [(f, duck_type(table_info.columns[f].pg_type)) for f in fields]
+
+
+def hash_snapshot_select(table_info: TableInfo, fields: Sequence[str]) -> str:
+    """What a hash snapshot keeps of each table row read: its key text ``k`` and hash ``h``."""
+    return f"k, {row_hash_sql(table_hash_columns(table_info, fields))} AS h"
+
+
 def compute_diff(con: duckdb.DuckDBPyConnection, rules: RuleSet, columns: ColumnMap, table_info: TableInfo, *,
-                 sheet: str = "sheet", target: str = "target", table: str = DIFF_TABLE) -> DiffSummary:
+                 sheet: str = "sheet", target: str = "target", table: str = DIFF_TABLE,
+                 hashed: HashedTarget | None = None) -> DiffSummary:
     """Create the DuckDB table ``table`` (the long diff) and return its counts.
 
     Set-based: one pass for the sheet's keys; a narrow pass over every row (transform chains
     in layered projections, one hash of each row's typed values a side, a full join on the
     typed key) that keeps only the rows whose hashes or keys disagree; the full diff of those
     (statuses per field, only the differing rows expanded); and a few counting queries.
+
+    ``target`` is the table's text snapshot (``k``, one column per field), or, with
+    ``hashed``, its hashes; the values of the rows that differ are then fetched into
+    ``{target}_values``. A hash snapshot of other fields than those diffed (a column the
+    sheet lacks) is of no use: every row is fetched.
     """
     fields = diffed_fields(rules, columns, table_info)
     key_type = duck_type(table_info.key.pg_type)
     lanes = [Lane(ident(f"c{columns.fields[f.name].index}"), compile_chain(f.transforms),
                   duck_type(table_info.columns[f.name].pg_type), table_info.columns[f.name].pg_type) for f in fields]
-    try:
+    values = target
+    if hashed is not None:
+        values = f"{target}_values"
+        if hashed.fields != tuple(f.name for f in fields):
+            hashed.fetch(None, values)
+            hashed = None
+    candidates = f"{table}_candidates"
+    with _duckdb_errors(rules):
         con.execute("SET TimeZone = 'UTC'")
         keyed_sheet(con, rules, columns, table_info, sheet)
         prepare_chains(con, sheet, lanes)
-        candidates = f"{table}_candidates"
-        con.execute(_candidates_sql(fields, lanes, sheet, target, key_type, candidates,
-                                    scans=(split_scan(con, sheet), split_scan(con, target))))
-        con.execute(_diff_sql(fields, lanes, columns, sheet, target, key_type, table,
-                              scans=_candidate_scans(sheet, target, candidates)))
+        table_side = target if hashed is not None else values
+        con.execute(_candidates_sql(fields, lanes, sheet, table_side, key_type, candidates,
+                                    scans=(split_scan(con, sheet), split_scan(con, table_side)),
+                                    table_hash="h" if hashed is not None else None))
+    if hashed is not None:
+        _fetch_candidates(con, hashed, candidates, target, values)
+    with _duckdb_errors(rules):
+        con.execute(_diff_sql(fields, lanes, columns, sheet, values, key_type, table,
+                              scans=_candidate_scans(sheet, values, candidates)))
         con.execute(f"DROP TABLE {ident(candidates)}")
         return _summary(con, fields, table, target, key_type)
+
+
+@contextmanager
+def _duckdb_errors(rules: RuleSet) -> Iterator[None]:
+    try:
+        yield
     except duckdb.Error as err:
         raise DataError(f"the diff of {rules.name} failed in DuckDB: {err}", code=DIFF_FAILED,
                         hint="a `sql:` transform may not fit the cells it reads; run `reconcile check`") from err
+
+
+def _fetch_candidates(con: duckdb.DuckDBPyConnection, hashed: HashedTarget, candidates: str, target: str,
+                      values: str) -> None:
+    """The text of the table rows the full diff needs: those of the candidate rows."""
+    keys = [k for (k,) in con.execute(f"SELECT table_key FROM {ident(candidates)} "
+                                      f"WHERE table_key IS NOT NULL").fetchall()]
+    total = con.execute(f"SELECT count(*) FROM {ident(target)}").fetchone()[0]
+    hashed.fetch(None if len(keys) > FETCH_ALL_SHARE * total else keys, values)
 
 
 def split_scan(con: duckdb.DuckDBPyConnection, table: str) -> str:
@@ -122,22 +197,21 @@ def split_scan(con: duckdb.DuckDBPyConnection, table: str) -> str:
 
 
 def _candidates_sql(fields: list[FieldRule], lanes: list[Lane], sheet: str, target: str, key_type: str,
-                    candidates: str, scans: tuple[str, str]) -> str:
+                    candidates: str, scans: tuple[str, str], table_hash: str | None = None) -> str:
     """SQL of the narrow first pass (``sql/diff/candidates.sql``): the rows worth a full diff.
 
-    DuckDB's ``hash()`` of several values depends on their order and tells NULL from '' (64
-    bits: two different rows agree once in 2^64, the rate at which a change would be missed).
+    The sheet's hash is ``row_hash_sql``'s over the typed lanes; the table's is computed from
+    the text snapshot, or is ``table_hash``, a column the hash snapshot already holds.
     """
     sheet_scan, target_scan = scans
     values = ", ".join(f"s.l{i}_v" for i in range(len(lanes)))
-    typed = ", ".join(f"TRY_CAST({ident(f.name)} AS {lane.to_type})" for f, lane in zip(fields, lanes))
     errors = ", ".join(f"s.l{i}_e" for i in range(len(lanes)))
     return sql_text("diff/candidates.sql").format(
         candidates=ident(candidates), chain=chain_query(sheet, lanes, ["_row"], source=sheet_scan),
         sheet_keys=ident(SHEET_KEYS), target=target_scan, key_type=key_type,
         sheet_hash=f"hash({values})" if lanes else "0",
         sheet_bad=f"coalesce({errors}) IS NOT NULL" if lanes else "false",
-        table_hash=f"hash({typed})" if lanes else "0")
+        table_hash=table_hash or row_hash_sql([(f.name, lane.to_type) for f, lane in zip(fields, lanes)]))
 
 
 def _candidate_scans(sheet: str, target: str, candidates: str) -> tuple[str, str]:
@@ -204,4 +278,5 @@ def _summary(con: duckdb.DuckDBPyConnection, fields: list[FieldRule], table: str
                        table=table, sheet_keys=SHEET_KEYS, target=target, key_type=key_type)
 
 
-__all__ = ["DIFF_COLUMNS", "DIFF_TABLE", "FIELD_COUNTS_TABLE", "DiffSummary", "compute_diff", "diffed_fields", "split_scan"]
+__all__ = ["DIFF_COLUMNS", "DIFF_TABLE", "FIELD_COUNTS_TABLE", "DiffSummary", "HashedTarget", "compute_diff", "diffed_fields",
+           "hash_snapshot_select", "row_hash_sql", "split_scan", "table_hash_columns"]

@@ -1,4 +1,8 @@
-"""Properties of the DuckDB diff: it equals a plain-Python reference, and diff(a, a) is empty."""
+"""Properties of the DuckDB diff: it equals a plain-Python reference, and diff(a, a) is empty.
+
+Each runs twice: on a text snapshot of the table, and on the engine's hash snapshot (one hash
+per table row, the text of the rows that differ fetched afterwards).
+"""
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
@@ -11,7 +15,7 @@ from hypothesis import strategies as st
 
 from engine.diff import compute_diff
 from engine.rules.model import Comparison
-from support.cases import FieldSpec, build, diff_rows, transform
+from support.cases import FieldSpec, build, diff_rows, hash_target, transform
 from support.diffref import reference_diff
 
 TOKENS = ["", " ", "\u3000", "\t", "\u00a0", "a", "A", "ａ", "Ｂ", "b c", "1", "２", "12", "-3", "4.5", "0.25",
@@ -85,17 +89,33 @@ def con():
     connection.close()
 
 
+SNAPSHOTS = pytest.mark.parametrize("snapshot", ["text", "hashed"])
+
+
+def _diff(con, w, snapshot: str):
+    """compute_diff over the world's table as a text snapshot or as a hash snapshot; with the
+    keys the hashed diff fetched (None for the text snapshot)."""
+    if snapshot == "text":
+        return compute_diff(con, w.rules, w.columns, w.table_info), None
+    hashed, side = hash_target(con, w)
+    return compute_diff(con, w.rules, w.columns, w.table_info, hashed=hashed), side.fetched
+
+
+@SNAPSHOTS
 @given(world=worlds())
-def test_duckdb_diff_equals_python_reference(con, world):
+def test_duckdb_diff_equals_python_reference(con, world, snapshot):
     """Differential: on random small sheets and tables (NULLs, '', unicode and full-width text,
     whitespace variants, numbers with tolerances, cell errors, duplicate, empty and missing keys)
     the DuckDB diff relation equals the plain-Python reference diff row for row, and the
-    summary's counts agree with those rows."""
+    summary's counts agree with those rows. A hashed diff fetches the text of a row at most once."""
     fields, sheet, table = world
     w = build(con, fields, sheet, table, key_transforms=(transform("trim"),))
-    summary = compute_diff(con, w.rules, w.columns, w.table_info)
+    summary, fetched = _diff(con, w, snapshot)
     expected = reference_diff(_reference_fields(fields), [("trim", None)], sheet, table)
     assert diff_rows(con) == expected
+    if fetched is not None:
+        assert len(fetched) == 1
+        assert fetched[0] is None or len(set(fetched[0])) == len(fetched[0])
     for counts in summary.fields:
         assert counts.differing == sum(1 for r in expected if r[1] == counts.field and r[2] == "changed")
         assert counts.invalid == sum(1 for r in expected if r[1] == counts.field and r[2] == "invalid")
@@ -136,14 +156,17 @@ def same_worlds(draw):
     return key_type, fields, table
 
 
+@SNAPSHOTS
 @given(world=same_worlds())
-def test_diff_of_a_table_with_itself_is_empty(con, world):
+def test_diff_of_a_table_with_itself_is_empty(con, world, snapshot):
     """diff(a, a) is empty: a sheet rendered from a table's own values (PostgreSQL's text for
-    every type, NULL as an empty cell, read with empty_to_null) differs from it nowhere."""
+    every type, NULL as an empty cell, read with empty_to_null) differs from it nowhere; and
+    a hashed diff of it fetches no row's text (every hash agrees)."""
     key_type, fields, table = world
     sheet = [{k: ("" if v is None else v) for k, v in row.items()} for row in table]
     w = build(con, fields, sheet, table, key_type=key_type)
-    summary = compute_diff(con, w.rules, w.columns, w.table_info)
+    summary, fetched = _diff(con, w, snapshot)
     assert diff_rows(con) == []
+    assert fetched in (None, [[]])
     assert summary.matched_rows == len(table) and summary.new_rows == 0 and summary.missing_rows == 0
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import duckdb
 
@@ -16,6 +16,9 @@ from engine.columns import ColumnMap, ColumnRef, ColumnType, TableInfo
 from engine.rules.model import (Comparison, FieldRule, FileSource, KeyRule, Policy, RowLimit, RuleSet, Target,
                                 Transform)
 from engine.sources import column_letter
+
+if TYPE_CHECKING:
+    from engine.diff import HashedTarget
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,34 @@ def build(con: duckdb.DuckDBPyConnection, fields: Sequence[FieldSpec], sheet_row
     return World(rules, columns, info, list(fields))
 
 
+@dataclass
+class HashedSide:
+    """The table side of a world as the engine's hash snapshot: ``target(k, h)``; the text
+    stays in ``target_text``, from which ``fetch`` copies rows as PostgreSQL would."""
+
+    con: duckdb.DuckDBPyConnection
+    fetched: list[list[str] | None] = field(default_factory=list)  # every fetch's keys, None for all
+
+    def fetch(self, keys: Sequence[str] | None, table: str) -> int:
+        self.fetched.append(None if keys is None else sorted(keys))
+        self.con.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT * FROM target_text '
+                         f"WHERE ? OR list_contains(?::VARCHAR[], k)", [keys is None, list(keys or [])])
+        return int(self.con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
+
+
+def hash_target(con: duckdb.DuckDBPyConnection, world: World,
+                fields: Sequence[str] | None = None) -> tuple[HashedTarget, HashedSide]:
+    """Turn ``build``'s text ``target`` into a hash snapshot of ``fields`` (default: all, in order)."""
+    from engine.diff import HashedTarget, hash_snapshot_select
+
+    hashed = tuple(fields if fields is not None else world.table_info.columns)
+    con.execute("CREATE OR REPLACE TABLE target_text AS SELECT * FROM target")
+    con.execute(f"CREATE OR REPLACE TABLE target AS SELECT {hash_snapshot_select(world.table_info, hashed)} "
+                f"FROM target_text")
+    side = HashedSide(con)
+    return HashedTarget(hashed, side.fetch), side
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
@@ -108,4 +139,5 @@ def row_limit(value: Any) -> RowLimit | None:
     return None if value is None else parse(value)
 
 
-__all__ = ["FieldSpec", "World", "build", "comparison", "diff_rows", "row_limit", "transform", "Decimal"]
+__all__ = ["FieldSpec", "HashedSide", "World", "build", "comparison", "diff_rows", "hash_target", "row_limit",
+           "transform", "Decimal"]
