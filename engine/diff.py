@@ -278,5 +278,5 @@ def _summary(con: duckdb.DuckDBPyConnection, fields: list[FieldRule], table: str
                        table=table, sheet_keys=SHEET_KEYS, target=target, key_type=key_type)
 
 
-__all__ = ["DIFF_COLUMNS", "DIFF_TABLE", "FIELD_COUNTS_TABLE", "DiffSummary", "HashedTarget", "compute_diff", "diffed_fields",
-           "hash_snapshot_select", "row_hash_sql", "split_scan", "table_hash_columns"]
+__all__ = ["DIFF_COLUMNS", "DIFF_TABLE", "FIELD_COUNTS_TABLE", "DiffSummary", "HashedTarget", "compute_diff",
+           "diffed_fields", "hash_snapshot_select", "row_hash_sql", "split_scan", "table_hash_columns"]

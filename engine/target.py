@@ -323,9 +323,9 @@ _PG_COPY_OUT = "COPY ({query}) TO STDOUT (FORMAT csv, ENCODING 'UTF8')"
 # about that long (the default stopped at 2 MiB); a longer one, and every row after it, the
 # reader drops without a word, so the rows read are counted against the rows sent.
 _ROW_LIMIT_MB = 4
-_DUCK_READ = ("CREATE OR REPLACE TABLE {table} AS SELECT {select} FROM read_csv(?, columns = {columns}, header = false, "
-              "delim = ',', quote = '\"', escape = '\"', nullstr = '', allow_quoted_nulls = false, "
-              "auto_detect = false, new_line = '\\n', parallel = {parallel}, "
+_DUCK_READ = ("CREATE OR REPLACE TABLE {table} AS SELECT {select} "
+              "FROM read_csv(?, columns = {columns}, header = false, delim = ',', quote = '\"', escape = '\"', "
+              "nullstr = '', allow_quoted_nulls = false, auto_detect = false, new_line = '\\n', parallel = {parallel}, "
               f"buffer_size = {_ROW_LIMIT_MB << 20})")
 
 _DUCK_EMPTY = "CREATE OR REPLACE TABLE {table} AS SELECT {select} FROM (SELECT {columns}) WHERE false"
@@ -473,6 +473,6 @@ def _duck_struct(columns: Mapping[str, str]) -> str:
     return "{" + items + "}"
 
 
-__all__ = ["APPLICATION_NAME", "SESSION_SETTINGS", "begin_snapshot", "check_table_keys", "read_only_query", "classify", "connect", "db_errors", "duck_ident",
-           "key_is_unique", "read_table_info", "resolve_dsn", "snapshot_query", "snapshot_to_duckdb", "stream_copy_out",
-           "table_ident"]
+__all__ = ["APPLICATION_NAME", "SESSION_SETTINGS", "begin_snapshot", "check_table_keys", "read_only_query",
+           "classify", "connect", "db_errors", "duck_ident", "key_is_unique", "read_table_info", "resolve_dsn",
+           "snapshot_query", "snapshot_to_duckdb", "stream_copy_out", "table_ident"]
