@@ -34,8 +34,9 @@ from .sources.headers import resolve as resolve_headers
 RulesArg = RuleSet | str | Path
 
 # DuckDB is told how much it may hold and where to spill, so a million-row run stays
-# within a predictable footprint instead of whatever the machine happens to have.
-DUCKDB_MEMORY_LIMIT = os.environ.get("RECONCILE_DUCKDB_MEMORY", "512MB")
+# within a predictable footprint instead of whatever the machine happens to have: 768 MB
+# holds a million-row sheet (~500 MB) and the table's hashes; the process peaks under 900 MB.
+DUCKDB_MEMORY_LIMIT = os.environ.get("RECONCILE_DUCKDB_MEMORY", "768MB")
 DUCKDB_THREADS = int(os.environ.get("RECONCILE_DUCKDB_THREADS", "0")) or (os.cpu_count() or 2)
 
 
