@@ -173,8 +173,9 @@ def test_value_too_long_names_the_field(world):
 
 
 def test_a_value_refused_while_staged_is_traced_to_its_record(world):
-    """varchar(5) refuses a long text while the staging COPY parses it, before any UPDATE runs;
-    the probe after the rollback finds the record from the line the COPY names."""
+    """varchar(5) refuses a long text while the staging COPY parses it, before any UPDATE or
+    INSERT runs; after the rollback the probe finds the record from the line the COPY names,
+    for an update (record 2) and for a new row (record 8), and writes nothing either time."""
     dsn, conn, duck, info, run_id = world
     tables.plan_tables(duck, changes=[("1", "code", "x1", "abc", 2), ("2", "code", "x2", "much too long", 3),
                                       ("3", "code", "", "xy", 4)])
