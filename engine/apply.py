@@ -317,7 +317,7 @@ def _copy_for_probe(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, q
         line = re.search(r"\bline (\d+)\b", err.diag.context or "")
         if line is None:
             raise
-        row = duck.execute(f"SELECT * FROM ({query}) WHERE n = {int(line[1])}", params).fetchone()
+        row = duck.execute(f"SELECT * FROM ({query}) WHERE n = ?", [*params, int(line[1])]).fetchone()
         return None if row is None else row[0]
     return None
 
