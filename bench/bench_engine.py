@@ -3,7 +3,9 @@
     python bench/bench_engine.py --rows 100000 [--rows 1000000] [--repeat 3] [--dsn DSN]
 
 For each N it generates N rows x 30 typed fields (text, numeric, integer, date) with 1% of
-rows drifted in 1-3 fields, then times, each the median of --repeat runs in the same process:
+rows drifted in 1-3 fields, then times, each the median of --repeat runs in the same process
+(in rounds: each round times (b), (c) and (d) once, so every ratio compares runs made under
+the same load on this shared machine; (a), minutes long at 1M, runs after them):
   (a) naive:       one UPDATE of all columns per sheet row, in a loop (one transaction);
   (b) executemany: the same statement through psycopg's executemany (pipelined);
   (c) reconcile:   engine.api.run with a file source, phase by phase, plus the whole
@@ -213,39 +215,54 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
     return time.perf_counter() - start, out
 
 
-def median_of(repeat: int, prepare: Callable[[], None], fn: Callable[[], object]) -> tuple[float, list]:
-    times, outs = [], []
-    for _ in range(repeat):
-        prepare()
-        seconds, out = timed(fn)
-        times.append(seconds)
-        outs.append(out)
-    return statistics.median(times), outs
-
-
 def bench(dsn: str, rows: int, repeat: int, skip_naive: bool, naive_repeat: int | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="reconcile-bench-") as tmp:
         sheet, table_csv, drifted = generate(Path(tmp), rows)
         prepare = lambda: reset_table(dsn, table_csv)  # noqa: E731
         fresh_log_schema(dsn)
         report: dict = {"rows": rows, "fields": len(COLUMNS), "drifted_rows": drifted, "repeat": repeat}
-        run_s, phase_runs = median_of(repeat, prepare, lambda: reconcile_in_process(dsn, sheet))
-        report["reconcile"] = {"seconds": run_s, "phases": {k: statistics.median(p[k] for p in phase_runs)
-                                                             for k in phase_runs[0]}}
-        cmd_runs = []
-        for _ in range(repeat):
-            prepare()
-            cmd_runs.append(reconcile_command(dsn, sheet))
-        report["reconcile_command"] = {"wall": statistics.median(c["wall"] for c in cmd_runs),
-                                       "peak_rss_mb": max(c["rss_mb"] for c in cmd_runs)}
+        runs = interleaved(repeat, prepare, {
+            "reconcile": lambda: reconcile_in_process(dsn, sheet),
+            "reconcile_command": lambda: reconcile_command(dsn, sheet),
+            "floors": lambda: floors(dsn, sheet, drifted),
+            "executemany": lambda: executemany(dsn, sheet),
+        })
+        report["reconcile"] = {"seconds": median_seconds(runs["reconcile"]),
+                               "phases": {k: statistics.median(out[k] for _, out in runs["reconcile"])
+                                          for k in runs["reconcile"][0][1]}}
+        commands = [out for _, out in runs["reconcile_command"]]
+        report["reconcile_command"] = {"wall": statistics.median(c["wall"] for c in commands),
+                                       "peak_rss_mb": max(c["rss_mb"] for c in commands)}
+        report["floors"] = {k: statistics.median(out[k] for _, out in runs["floors"])
+                            for k in ("copy_out", "load_sheet", "copy_in", "total")}
+        report["executemany"] = {"seconds": median_seconds(runs["executemany"])}
         prepare()
-        report["floors"] = floors(dsn, sheet, drifted)
         report["zero_drift_statements"] = zero_drift_writes(dsn, sheet)
-        report["executemany"] = {"seconds": median_of(repeat, prepare, lambda: executemany(dsn, sheet))[0]}
         if not skip_naive:
-            runs = naive_repeat or repeat
-            report["naive"] = {"seconds": median_of(runs, prepare, lambda: naive_loop(dsn, sheet))[0], "runs": runs}
+            n = naive_repeat or repeat
+            naive = interleaved(n, prepare, {"naive": lambda: naive_loop(dsn, sheet)})["naive"]
+            report["naive"] = {"seconds": median_seconds(naive), "runs": n}
     return with_ratios(report)
+
+
+def interleaved(repeat: int, prepare: Callable[[], None],
+                methods: dict[str, Callable[[], object]]) -> dict[str, list[tuple[float, object]]]:
+    """``repeat`` rounds, each timing every method once on a freshly prepared table.
+
+    The machine's other load comes and goes over minutes; timing the methods in turn, round
+    after round, lets each ratio compare runs made under the same load (timing all runs of
+    one method before the next let a quiet or busy spell favour one side).
+    """
+    runs: dict[str, list[tuple[float, object]]] = {name: [] for name in methods}
+    for _ in range(repeat):
+        for name, fn in methods.items():
+            prepare()
+            runs[name].append(timed(fn))
+    return runs
+
+
+def median_seconds(runs: list[tuple[float, object]]) -> float:
+    return statistics.median(seconds for seconds, _ in runs)
 
 
 def with_ratios(report: dict) -> dict:
