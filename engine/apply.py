@@ -114,8 +114,9 @@ def _stage_changes(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, in
     """Every planned change of ``names`` in one temp table: its field's index ``fi`` and value in
     that field's typed column (PostgreSQL parses the text; the others stay NULL).
 
-    One CREATE, one COPY and one ANALYZE (so each field's UPDATE joins by the key's index)
-    instead of a staging table per field: 30 fields cost 90 round trips less.
+    One CREATE, one COPY, an index on ``fi`` and one ANALYZE (so each field's UPDATE reads
+    only its rows and joins them by the key's index) instead of a staging table per field:
+    30 fields cost 90 round trips less.
     """
     stage = _stage(conn, info, "reconcile_stage", names, [("fi", "integer"), ("record_key", "text"),
                                                            ("old_text", "text"), ("new_text", "text"),
@@ -126,7 +127,7 @@ def _stage_changes(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, in
     try:
         with db_errors(f"writing {info.qualified}"):
             _copy_from_duck(conn, duck, query, [list(names)], stage, columns)
-            conn.execute(sql.SQL("ANALYZE {}").format(stage))
+            _index_by_field(conn, stage)
     except DatabaseError as err:
         raise _field_of_copy(err, names) from err
     return stage
@@ -362,6 +363,17 @@ def _stage(conn: psycopg.Connection, info: TableInfo, name: str, typed: Sequence
             stage=stage, key=sql.Identifier(info.key.name), typed=typed_sql, extra=extra_sql,
             table=table_ident(info)))
     return stage
+
+
+def _index_by_field(conn: psycopg.Connection, stage: sql.Identifier) -> None:
+    """Index the stage by field and ANALYZE it, so each field's statement reads only its rows
+    (30 scans of the whole stage were a quarter of a 1M-row run's apply, 0.25 s of 0.9 s).
+
+    Not for the read-back stage: its one query, planned with statistics, went from 0.2 s to
+    0.8 s at 1M rows (it then looks rows up by the key's index, and the first lookups into
+    the pages just updated were slow)."""
+    conn.execute(sql.SQL("CREATE INDEX ON {} (fi)").format(stage))
+    conn.execute(sql.SQL("ANALYZE {}").format(stage))
 
 
 def _copy_from_duck(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, query: str, params: list[Any],
