@@ -120,10 +120,11 @@ def compute_diff(con: duckdb.DuckDBPyConnection, rules: RuleSet, columns: Column
                  hashed: HashedTarget | None = None) -> DiffSummary:
     """Create the DuckDB table ``table`` (the long diff) and return its counts.
 
-    Set-based: one pass for the sheet's keys; a narrow pass over every row (transform chains
-    in layered projections, one hash of each row's typed values a side, a full join on the
-    typed key) that keeps only the rows whose hashes or keys disagree; the full diff of those
-    (statuses per field, only the differing rows expanded); and a few counting queries.
+    Set-based: one pass for the sheet's keys; a pass over every row (transform chains in
+    layered projections, one hash of each row's typed values a side, a full join on the typed
+    key) that keeps only the rows whose hashes or keys disagree, with their sheet values; the
+    full diff of those against their table text (statuses per field, only the differing rows
+    expanded); and a few counting queries.
 
     ``target`` is the table's text snapshot (``k``, one column per field), or, with
     ``hashed``, its hashes; the values of the rows that differ are then fetched into
@@ -132,7 +133,7 @@ def compute_diff(con: duckdb.DuckDBPyConnection, rules: RuleSet, columns: Column
     """
     fields = diffed_fields(rules, columns, table_info)
     key_type = duck_type(table_info.key.pg_type)
-    lanes = [Lane(ident(f"c{columns.fields[f.name].index}"), compile_chain(f.transforms),
+    lanes = [Lane(ident(_sheet_column(columns, f)), compile_chain(f.transforms),
                   duck_type(table_info.columns[f.name].pg_type), table_info.columns[f.name].pg_type) for f in fields]
     values = target
     if hashed is not None:
@@ -146,14 +147,13 @@ def compute_diff(con: duckdb.DuckDBPyConnection, rules: RuleSet, columns: Column
         keyed_sheet(con, rules, columns, table_info, sheet)
         prepare_chains(con, sheet, lanes)
         table_side = target if hashed is not None else values
-        con.execute(_candidates_sql(fields, lanes, sheet, table_side, key_type, candidates,
+        con.execute(_candidates_sql(fields, lanes, columns, sheet, key_type, candidates,
                                     scans=(split_scan(con, sheet), split_scan(con, table_side)),
                                     table_hash="h" if hashed is not None else None))
     if hashed is not None:
         _fetch_candidates(con, hashed, candidates, target, values)
     with _duckdb_errors(rules):
-        con.execute(_diff_sql(fields, lanes, columns, sheet, values, key_type, table,
-                              scans=_candidate_scans(sheet, values, candidates)))
+        con.execute(_diff_sql(fields, lanes, columns, candidates, values, table))
         con.execute(f"DROP TABLE {ident(candidates)}")
         return _summary(con, fields, table, target, key_type)
 
@@ -196,9 +196,10 @@ def split_scan(con: duckdb.DuckDBPyConnection, table: str) -> str:
     return "(" + " UNION ALL ".join(parts) + ")"
 
 
-def _candidates_sql(fields: list[FieldRule], lanes: list[Lane], sheet: str, target: str, key_type: str,
+def _candidates_sql(fields: list[FieldRule], lanes: list[Lane], columns: ColumnMap, sheet: str, key_type: str,
                     candidates: str, scans: tuple[str, str], table_hash: str | None = None) -> str:
-    """SQL of the narrow first pass (``sql/diff/candidates.sql``): the rows worth a full diff.
+    """SQL of the first pass (``sql/diff/candidates.sql``): the rows worth a full diff, with
+    their raw cells and typed sheet values.
 
     The sheet's hash is ``row_hash_sql``'s over the typed lanes; the table's is computed from
     the text snapshot, or is ``table_hash``, a column the hash snapshot already holds.
@@ -207,47 +208,46 @@ def _candidates_sql(fields: list[FieldRule], lanes: list[Lane], sheet: str, targ
     values = ", ".join(f"s.l{i}_v" for i in range(len(lanes)))
     errors = ", ".join(f"s.l{i}_e" for i in range(len(lanes)))
     return sql_text("diff/candidates.sql").format(
-        candidates=ident(candidates), chain=chain_query(sheet, lanes, ["_row"], source=sheet_scan),
+        candidates=ident(candidates), chain=chain_query(sheet, lanes, ["_row", *_raw_columns(fields, columns)],
+                                                        source=sheet_scan),
         sheet_keys=ident(SHEET_KEYS), target=target_scan, key_type=key_type,
         sheet_hash=f"hash({values})" if lanes else "0",
         sheet_bad=f"coalesce({errors}) IS NOT NULL" if lanes else "false",
         table_hash=table_hash or row_hash_sql([(f.name, lane.to_type) for f, lane in zip(fields, lanes)]))
 
 
-def _candidate_scans(sheet: str, target: str, candidates: str) -> tuple[str, str]:
-    """The two sides narrowed to the candidate rows (semi-joins), for the full diff."""
-    return (f"(SELECT * FROM {ident(sheet)} WHERE _row IN (SELECT _row FROM {ident(candidates)}))",
-            f"(SELECT * FROM {ident(target)} WHERE k IN (SELECT table_key FROM {ident(candidates)}))")
+def _sheet_column(columns: ColumnMap, f: FieldRule) -> str:
+    """The name of the sheet table's column that ``f`` reads (``c<index>``)."""
+    return f"c{columns.fields[f.name].index}"
 
 
-def _diff_sql(fields: list[FieldRule], lanes: list[Lane], columns: ColumnMap, sheet: str, target: str,
-              key_type: str, table: str, scans: tuple[str, str] | None = None) -> str:
-    raw = [f"c{columns.fields[f.name].index}" for f in fields]
-    sheet_scan, target_scan = scans or (ident(sheet), ident(target))
-    chain = chain_query(sheet, lanes, ["_row"], source=sheet_scan)
+def _raw_columns(fields: list[FieldRule], columns: ColumnMap) -> list[str]:
+    """The sheet columns the fields read (each once): the diff reports a changed cell's text."""
+    return list(dict.fromkeys(_sheet_column(columns, f) for f in fields))
+
+
+def _diff_sql(fields: list[FieldRule], lanes: list[Lane], columns: ColumnMap, candidates: str, values: str,
+              table: str) -> str:
+    """SQL of the full diff (``sql/diff/field_diff.sql``) of the candidate rows."""
     table_columns, typed_columns, statuses, structs = [], [], [], []
     for i, (f, lane) in enumerate(zip(fields, lanes)):
+        raw = ident(_sheet_column(columns, f))
         table_columns.append(f", {ident(f.name)} AS t{i}")
-        typed_columns.append(f", TRY_CAST(t{i} AS {lane.to_type}) AS tt{i}, errs[{i + 1}] AS l{i}_e")
+        typed_columns.append(f", TRY_CAST(t{i} AS {lane.to_type}) AS tt{i}")
         equal = equal_sql(f.compare, f"l{i}_v", f"tt{i}", lane.to_type)
         statuses.append(f", CASE WHEN _row IS NULL THEN NULL WHEN l{i}_e IS NOT NULL THEN 'invalid' "
                         f"WHEN table_key IS NULL THEN 'new_row' WHEN NOT {equal} THEN 'changed' END AS st{i}")
-        structs.append(f"{{'field': {sql_literal(f.name)}, 'status': st{i}, 'raw_value': r.{ident(raw[i])}, "
+        structs.append(f"{{'field': {sql_literal(f.name)}, 'status': st{i}, 'raw_value': r.{raw}, "
                        f"'sheet_value': CASE WHEN st{i} <> 'invalid' THEN {render_sql(f'l{i}_v', lane.to_type)} END, "
                        f"'table_value': t{i}, 'message': l{i}_e}}")
     if not fields:  # a rule set reading no field still reports its new rows
         structs.append("{'field': NULL::VARCHAR, 'status': CASE WHEN table_key IS NULL THEN 'new_row' END, "
                        "'raw_value': NULL::VARCHAR, 'sheet_value': NULL::VARCHAR, 'table_value': NULL::VARCHAR, "
                        "'message': NULL::VARCHAR}")
-    errors = ", ".join(f"l{i}_e" for i in range(len(fields)))
-    sheet_values = "".join(f", s.l{i}_v" for i in range(len(fields)))
-    sheet_values += f", CASE WHEN coalesce({errors}) IS NOT NULL THEN [{errors}] END AS errs" if fields else ""
     return sql_text("diff/field_diff.sql").format(
-        sheet_values=sheet_values,
-        diff=ident(table), rows=ident(f"{table}_rows"), row_counts=ident(_row_counts(table)), chain=chain,
-        sheet=sheet_scan, sheet_keys=ident(SHEET_KEYS), target=target_scan,
-        key_type=key_type, table_columns="".join(table_columns), typed_columns="".join(typed_columns),
-        statuses="".join(statuses), raw_columns="".join(f", c.{ident(c)}" for c in dict.fromkeys(raw)),
+        diff=ident(table), rows=ident(f"{table}_rows"), row_counts=ident(_row_counts(table)),
+        candidates=ident(candidates), values=ident(values), sheet_keys=ident(SHEET_KEYS),
+        table_columns="".join(table_columns), typed_columns="".join(typed_columns), statuses="".join(statuses),
         any_status="".join(f" OR st{i} IS NOT NULL" for i in range(len(fields))), structs=", ".join(structs))
 
 
