@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+import time
 import uuid
 from decimal import Decimal
 
@@ -200,6 +202,35 @@ def test_copy_failing_midway_raises_the_database_error(pg_dsn):
         assert err.value.details["sqlstate"] == "22012"
         conn.rollback()
         assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_connection_lost_midway_raises_a_classified_error_not_a_hang(pg_dsn):
+    """The backend is terminated while the COPY is half sent: the relay (which drives libpq
+    itself) raises the engine's database error, as psycopg's own iteration did."""
+    tables.create(pg_dsn, "CREATE VIEW {t} AS SELECT g AS id, CASE WHEN g = 30000 AND "
+                          "current_setting('reconcile_test.stall', true) = 'on' THEN pg_sleep(30)::text "
+                          "ELSE g::text END AS note FROM generate_series(1, 60000) AS g", table="stalling")
+    duck = duckdb.connect()
+    with target.connect(pg_dsn) as conn:
+        info = target.read_table_info(conn, tables.rules("stalling", ("note",)))  # counts rows: no stall
+        conn.execute("SET reconcile_test.stall = 'on'")
+        killer = threading.Thread(target=_terminate_when_sleeping, args=(pg_dsn, conn.info.backend_pid))
+        killer.start()
+        started = time.monotonic()
+        with pytest.raises(target.DatabaseError):
+            target.snapshot_to_duckdb(conn, duck, info, ["note"])
+        killer.join()
+        assert time.monotonic() - started < 25  # it did not wait out the 30 s sleep
+
+
+def _terminate_when_sleeping(dsn: str, pid: int) -> None:
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        for _ in range(200):
+            if admin.execute("SELECT wait_event = 'PgSleep' FROM pg_stat_activity WHERE pid = %s",
+                             [pid]).fetchone() == (True,):
+                admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+                return
+            time.sleep(0.05)
 
 
 def test_reader_failing_does_not_hang_the_copy(pg_dsn):
