@@ -169,9 +169,10 @@ def _duckdb_errors(rules: RuleSet) -> Iterator[None]:
 
 def _fetch_candidates(con: duckdb.DuckDBPyConnection, hashed: HashedTarget, candidates: str, target: str,
                       values: str) -> None:
-    """The text of the table rows the full diff needs: those of the candidate rows."""
+    """The text of the table rows the full diff needs: those of the candidate rows that the
+    sheet has too (a row only the table has is reported without its values)."""
     keys = [k for (k,) in con.execute(f"SELECT table_key FROM {ident(candidates)} "
-                                      f"WHERE table_key IS NOT NULL").fetchall()]
+                                      f"WHERE table_key IS NOT NULL AND _row IS NOT NULL").fetchall()]
     total = con.execute(f"SELECT count(*) FROM {ident(target)}").fetchone()[0]
     hashed.fetch(None if len(keys) > FETCH_ALL_SHARE * total else keys, values)
 
@@ -213,7 +214,18 @@ def _candidates_sql(fields: list[FieldRule], lanes: list[Lane], columns: ColumnM
         sheet_keys=ident(SHEET_KEYS), target=target_scan, key_type=key_type,
         sheet_hash=f"hash({values})" if lanes else "0",
         sheet_bad=f"coalesce({errors}) IS NOT NULL" if lanes else "false",
-        table_hash=table_hash or row_hash_sql([(f.name, lane.to_type) for f, lane in zip(fields, lanes)]))
+        table_hash=table_hash or row_hash_sql([(f.name, lane.to_type) for f, lane in zip(fields, lanes)]),
+        sheet_values=_packed_sheet_values(_raw_columns(fields, columns), len(lanes)))
+
+
+def _packed_sheet_values(raw: list[str], lanes: int) -> str:
+    """The candidate pass's ``sv`` column: a kept sheet row's raw cells and lane values and
+    errors as a list of one struct (NULL for a table-only row); none when no field is read."""
+    names = raw + [f"l{i}_{part}" for i in range(lanes) for part in ("v", "e")]
+    if not names:
+        return ""
+    struct = ", ".join(f"{sql_literal(name)}: u.{ident(name)}" for name in names)
+    return f", CASE WHEN u._row IS NOT NULL THEN [{{{struct}}}] END AS sv"
 
 
 def _sheet_column(columns: ColumnMap, f: FieldRule) -> str:
@@ -247,6 +259,7 @@ def _diff_sql(fields: list[FieldRule], lanes: list[Lane], columns: ColumnMap, ca
     return sql_text("diff/field_diff.sql").format(
         diff=ident(table), rows=ident(f"{table}_rows"), row_counts=ident(_row_counts(table)),
         candidates=ident(candidates), values=ident(values), sheet_keys=ident(SHEET_KEYS),
+        candidate_columns="c.* EXCLUDE (sv), unnest(c.sv[1])" if fields else "c.*",
         table_columns="".join(table_columns), typed_columns="".join(typed_columns), statuses="".join(statuses),
         any_status="".join(f" OR st{i} IS NOT NULL" for i in range(len(fields))), structs=", ".join(structs))
 
