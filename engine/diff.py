@@ -206,16 +206,16 @@ def _candidates_sql(fields: list[FieldRule], lanes: list[Lane], columns: ColumnM
     the text snapshot, or is ``table_hash``, a column the hash snapshot already holds.
     """
     sheet_scan, target_scan = scans
+    raw = _raw_columns(fields, columns)
     values = ", ".join(f"s.l{i}_v" for i in range(len(lanes)))
     errors = ", ".join(f"s.l{i}_e" for i in range(len(lanes)))
     return sql_text("diff/candidates.sql").format(
-        candidates=ident(candidates), chain=chain_query(sheet, lanes, ["_row", *_raw_columns(fields, columns)],
-                                                        source=sheet_scan),
+        candidates=ident(candidates), chain=chain_query(sheet, lanes, ["_row", *raw], source=sheet_scan),
         sheet_keys=ident(SHEET_KEYS), target=target_scan, key_type=key_type,
         sheet_hash=f"hash({values})" if lanes else "0",
         sheet_bad=f"coalesce({errors}) IS NOT NULL" if lanes else "false",
         table_hash=table_hash or row_hash_sql([(f.name, lane.to_type) for f, lane in zip(fields, lanes)]),
-        sheet_values=_packed_sheet_values(_raw_columns(fields, columns), len(lanes)))
+        sheet_values=_packed_sheet_values(raw, len(lanes)))
 
 
 def _packed_sheet_values(raw: list[str], lanes: int) -> str:
@@ -247,7 +247,7 @@ def _diff_sql(fields: list[FieldRule], lanes: list[Lane], columns: ColumnMap, ca
         table_columns.append(f", {ident(f.name)} AS t{i}")
         typed_columns.append(f", TRY_CAST(t{i} AS {lane.to_type}) AS tt{i}")
         equal = equal_sql(f.compare, f"l{i}_v", f"tt{i}", lane.to_type)
-        statuses.append(f", CASE WHEN _row IS NULL THEN NULL WHEN l{i}_e IS NOT NULL THEN 'invalid' "
+        statuses.append(f", CASE WHEN l{i}_e IS NOT NULL THEN 'invalid' "
                         f"WHEN table_key IS NULL THEN 'new_row' WHEN NOT {equal} THEN 'changed' END AS st{i}")
         structs.append(f"{{'field': {sql_literal(f.name)}, 'status': st{i}, 'raw_value': r.{raw}, "
                        f"'sheet_value': CASE WHEN st{i} <> 'invalid' THEN {render_sql(f'l{i}_v', lane.to_type)} END, "

@@ -35,7 +35,7 @@ SELECT * FROM d WHERE table_key IS NULL{any_status};
 CREATE OR REPLACE TEMP TABLE {diff} AS
 SELECT coalesce(table_key, sheet_key) AS record_key, x.field, x.status, CAST(_row AS INTEGER) AS sheet_row,
        x.raw_value, x.sheet_value, x.table_value, x.message
-FROM (SELECT table_key, sheet_key, r._row, unnest([{structs}]) AS x FROM {rows} AS r WHERE r._row IS NOT NULL)
+FROM (SELECT table_key, sheet_key, r._row, unnest([{structs}]) AS x FROM {rows} AS r)
 WHERE x.status IS NOT NULL
 UNION ALL
 SELECT table_key, NULL, 'missing_row', NULL, NULL, NULL, NULL, NULL
@@ -54,7 +54,7 @@ WHERE occurrences <> 1;
 -- Sheet rows with a unique key that the table lacks, counted while the rows are at hand
 -- (engine.diff's summary takes matched rows from it, instead of joining all keys again).
 CREATE OR REPLACE TEMP TABLE {row_counts} AS
-SELECT count(*) FILTER (WHERE _row IS NOT NULL AND table_key IS NULL) AS new_rows
+SELECT count(*) FILTER (WHERE table_key IS NULL) AS new_rows
 FROM {rows};
 
 DROP TABLE {rows};
