@@ -100,10 +100,12 @@ def read_back(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, table_i
     with conn.transaction():
         stage = _stage(conn, table_info, "reconcile_readback", names,
                        [("fi", "integer"), ("record_key", "text"), ("new_text", "text")])
-        parts = [_format("read_back.sql", table_info, name, stage, fi) for fi, name in enumerate(names)]
+        statement = sql.SQL(sql_text("apply/read_back.sql")).format(
+            table=table_ident(table_info), key=sql.Identifier(table_info.key.name), stage=stage,
+            current=_text_by_field("t", names), written=_text_by_field("s", _typed_columns(names)))
         with db_errors(f"read-back of {table_info.qualified}"):
             _copy_from_duck(conn, duck, query, params, stage, columns)
-            rows = conn.execute(sql.SQL("{} ORDER BY 1, 2").format(sql.SQL(" UNION ALL ").join(parts))).fetchall()
+            rows = conn.execute(statement).fetchall()
     return [Change(key, names[fi], current, new) for fi, key, current, new in rows]
 
 
@@ -389,6 +391,13 @@ def _copy_from_duck(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, q
         while rows := result.fetchmany(_BATCH):
             for row in rows:
                 cp.write_row(row)
+
+
+def _text_by_field(alias: str, columns: Sequence[str]) -> sql.Composed:
+    """``CASE s.fi WHEN 0 THEN alias.columns[0]::text ... END``: the text of the row's field."""
+    whens = [sql.SQL("WHEN {} THEN {}::text").format(sql.Literal(fi), sql.Identifier(alias, column))
+             for fi, column in enumerate(columns)]
+    return sql.SQL("CASE s.fi {} END").format(sql.SQL(" ").join(whens))
 
 
 def _format(name: str, info: TableInfo, column: str, stage: sql.Identifier, fi: int = 0) -> sql.Composed:
