@@ -394,7 +394,8 @@ def _copy_from_duck(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, q
 
 
 def _text_by_field(alias: str, columns: Sequence[str]) -> sql.Composed:
-    """``CASE s.fi WHEN 0 THEN alias.columns[0]::text ... END``: the text of the row's field."""
+    """SQL of the text of a staged row's field (the stage is ``s``, its field index ``s.fi``):
+    ``CASE s.fi WHEN 0 THEN <alias>.<columns[0]>::text ... END``."""
     whens = [sql.SQL("WHEN {} THEN {}::text").format(sql.Literal(fi), sql.Identifier(alias, column))
              for fi, column in enumerate(columns)]
     return sql.SQL("CASE s.fi {} END").format(sql.SQL(" ").join(whens))
