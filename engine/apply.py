@@ -405,7 +405,7 @@ def _format(name: str, info: TableInfo, column: str, stage: sql.Identifier, fi: 
     """A statement of ``sql/apply`` about ``column``, whose value is the stage's column ``c<fi>``."""
     return sql.SQL(sql_text(f"apply/{name}")).format(
         table=table_ident(info), key=sql.Identifier(info.key.name), col=sql.Identifier(column), stage=stage,
-        staged=sql.Identifier(f"c{fi}"), fi=sql.Literal(fi))
+        staged=sql.Identifier(f"c{fi}"))
 
 
 # -- DuckDB side -------------------------------------------------------------------------------

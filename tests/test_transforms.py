@@ -87,16 +87,17 @@ def test_to_integer(con):
         "to_integer: '１２' is not an integer", "to_integer: '99999999999999999999' is not an integer"]
 
 
-
 def test_to_integer_reads_what_postgresql_reads_and_nothing_duckdb_alone_would(con):
-    # Texts that DuckDB's own cast takes ('1_000', '0x10', '1e3', ' 5' with a tab) must stay
-    # invalid; canonical and non-canonical integers alike are read, up to bigint's limits.
+    # Texts that DuckDB's own cast takes ('1_000', '0x10', '1e3', '5.') must stay invalid;
+    # integers PostgreSQL reads, canonical or not ('007', '-0', blanks around), are read, up to
+    # bigint's limits.
     cells = ["0", "-0", "007", "-12", "9223372036854775807", "-9223372036854775808", "\t5\n",
              "1_000", "0x10", "1e3", "5.", "9223372036854775808", "--1"]
     out = run(con, ["to_integer"], cells, "bigint")
     assert [v for v, _ in out[:7]] == ["0", "0", "7", "-12", "9223372036854775807", "-9223372036854775808", "5"]
     assert [v for v, _ in out[7:]] == [None] * 6
     assert all(e and e.endswith("is not an integer") for _, e in out[7:]), out[7:]
+
 
 def test_full_width_digits_read_after_nfkc(con):
     assert values(con, ["nfkc", "trim", "to_integer"], ["１２\u3000"], "bigint") == ["12"]
