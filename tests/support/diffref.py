@@ -88,6 +88,8 @@ def typed(value: Any, pg_type: str) -> Any:
     if not _DECIMAL.match(str(value)):
         raise ValueError(value)
     d = Decimal(str(value).strip(_BLANKS))
+    if not d.is_zero() and d.adjusted() >= p - s:  # too large already: rounding only grows it
+        raise ValueError(value)  # (and quantizing '1e31' to 2 places overflows Decimal's 28 digits)
     q = d.quantize(Decimal(1).scaleb(-s), rounding=ROUND_HALF_UP)
     if q.is_zero():
         q = abs(q)
