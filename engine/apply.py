@@ -375,7 +375,8 @@ def _index_by_field(conn: psycopg.Connection, stage: sql.Identifier) -> None:
     0.8 s at 1M rows (it then looks rows up by the key's index, and the first lookups into
     the pages just updated were slow)."""
     conn.execute(sql.SQL("CREATE INDEX ON {} (fi)").format(stage))
-    conn.execute(sql.SQL("ANALYZE {}").format(stage))
+    # Only the columns the plans filter and join on: all 36 of a 30-field stage took 56 ms at 1M rows.
+    conn.execute(sql.SQL("ANALYZE {} (fi, k)").format(stage))
 
 
 def _copy_from_duck(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, query: str, params: list[Any],
