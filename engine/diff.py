@@ -115,9 +115,18 @@ def hash_snapshot_select(table_info: TableInfo, fields: Sequence[str]) -> str:
     return f"k, {row_hash_sql(table_hash_columns(table_info, fields))} AS h"
 
 
+def build_sheet_keys(con: duckdb.DuckDBPyConnection, rules: RuleSet, columns: ColumnMap, table_info: TableInfo, *,
+                     sheet: str = "sheet") -> None:
+    """The diff's first pass on its own (``engine.snapshot.keyed_sheet``): it needs only the
+    sheet and the table's catalog, so ``api`` runs it while the table's snapshot is copied."""
+    with _duckdb_errors(rules):
+        con.execute("SET TimeZone = 'UTC'")
+        keyed_sheet(con, rules, columns, table_info, sheet)
+
+
 def compute_diff(con: duckdb.DuckDBPyConnection, rules: RuleSet, columns: ColumnMap, table_info: TableInfo, *,
                  sheet: str = "sheet", target: str = "target", table: str = DIFF_TABLE,
-                 hashed: HashedTarget | None = None) -> DiffSummary:
+                 hashed: HashedTarget | None = None, sheet_keys_built: bool = False) -> DiffSummary:
     """Create the DuckDB table ``table`` (the long diff) and return its counts.
 
     Set-based: one pass for the sheet's keys; a pass over every row (transform chains in
@@ -129,7 +138,8 @@ def compute_diff(con: duckdb.DuckDBPyConnection, rules: RuleSet, columns: Column
     ``target`` is the table's text snapshot (``k``, one column per field), or, with
     ``hashed``, its hashes; the values of the rows that differ are then fetched into
     ``{target}_values``. A hash snapshot of other fields than those diffed (a column the
-    sheet lacks) is of no use: every row is fetched.
+    sheet lacks) is of no use: every row is fetched. ``sheet_keys_built``: ``build_sheet_keys``
+    has already run for this sheet and table.
     """
     fields = diffed_fields(rules, columns, table_info)
     key_type = duck_type(table_info.key.pg_type)
@@ -142,9 +152,9 @@ def compute_diff(con: duckdb.DuckDBPyConnection, rules: RuleSet, columns: Column
             hashed.fetch(None, values)
             hashed = None
     candidates = f"{table}_candidates"
+    if not sheet_keys_built:
+        build_sheet_keys(con, rules, columns, table_info, sheet=sheet)
     with _duckdb_errors(rules):
-        con.execute("SET TimeZone = 'UTC'")
-        keyed_sheet(con, rules, columns, table_info, sheet)
         prepare_chains(con, sheet, lanes)
         table_side = target if hashed is not None else values
         con.execute(_candidates_sql(fields, lanes, columns, sheet, key_type, candidates,
@@ -291,5 +301,5 @@ def _summary(con: duckdb.DuckDBPyConnection, fields: list[FieldRule], table: str
                        table=table, sheet_keys=SHEET_KEYS, target=target, key_type=key_type)
 
 
-__all__ = ["DIFF_COLUMNS", "DIFF_TABLE", "FIELD_COUNTS_TABLE", "DiffSummary", "HashedTarget", "compute_diff",
-           "diffed_fields", "hash_snapshot_select", "row_hash_sql", "split_scan", "table_hash_columns"]
+__all__ = ["DIFF_COLUMNS", "DIFF_TABLE", "FIELD_COUNTS_TABLE", "DiffSummary", "HashedTarget", "build_sheet_keys",
+           "compute_diff", "diffed_fields", "hash_snapshot_select", "row_hash_sql", "split_scan", "table_hash_columns"]
