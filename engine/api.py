@@ -151,12 +151,9 @@ def _snapshot_table(rules: RuleSet, dsn: str, duck: duckdb.DuckDBPyConnection, f
     (``_fetch_rows``) are as they were when hashed; the caller ends it. ``catalog`` gets the
     table's catalog as soon as it is read (or the error that came first), before the COPY.
     """
+    conn: psycopg.Connection | None = None
     try:
         conn = target.connect(dsn)
-    except BaseException as exc:
-        catalog.set_exception(exc)
-        raise
-    try:
         target.begin_snapshot(conn)
         table_info = target.read_table_info(conn, rules, fields or None)
         catalog.set_result(table_info)
@@ -165,13 +162,13 @@ def _snapshot_table(rules: RuleSet, dsn: str, duck: duckdb.DuckDBPyConnection, f
         with duck.cursor() as cursor:
             target.snapshot_to_duckdb(conn, cursor, table_info, list(table_info.columns), table="target",
                                       keys=keys, keep=diff_mod.hash_snapshot_select(table_info, hashed))
-            # Here rather than in the diff: at 1M rows the sheet's load outlasts the snapshot,
-            # so the check (65 ms) runs while the main thread is still loading.
+            # Here, beside the sheet's load or keys, rather than after both (65 ms at 1M rows).
             snapshot.check_target_keys(cursor, "target")
     except BaseException as exc:
         if not catalog.done():
             catalog.set_exception(exc)
-        conn.close()
+        if conn is not None:
+            conn.close()
         raise
     return conn, table_info, hashed
 

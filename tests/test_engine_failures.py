@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+import psycopg
 import pytest
 
 from engine import api
-from engine.errors import DatabaseError
+from engine.errors import DatabaseError, DataError, MappingError
 from engine.rules.model import Monitoring, Notify
 from support.engine_world import fetch, load_table, rules_for, table_state, write_sheet
 from support.webhook import webhook_receiver
@@ -100,3 +101,27 @@ def test_a_refused_new_row_is_logged_against_its_record(pg_dsn, tmp_path):
     assert table_state(pg_dsn) == before
     assert fetch(pg_dsn, "SELECT record_key, field_name FROM reconcile.field_sync_logs WHERE NOT success") == \
         [("N29", "owner")]
+
+
+def test_a_missing_table_fails_the_plan_while_the_sheet_waits_for_its_catalog(pg_dsn, tmp_path):
+    """The snapshot thread hands the catalog to the sheet's keys pass; when reading it fails,
+    that error (not a hang, not a secondary one) is what the plan raises."""
+    load_table(pg_dsn, TABLE)
+    rules = rules_for(write_sheet(tmp_path / "sheet.csv", SHEET))
+    missing = replace(rules, target=replace(rules.target, table="world_gone"))
+    with pytest.raises(MappingError) as info:
+        api.plan(missing, dsn=pg_dsn)
+    assert "world_gone" in info.value.message
+
+
+def test_duplicate_keys_in_a_table_without_a_unique_index_stop_the_run_before_any_write(pg_dsn, tmp_path):
+    """Keys are checked before the diff, now beside the sheet's read: RC201, nothing written."""
+    load_table(pg_dsn, TABLE)
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute("ALTER TABLE world DROP CONSTRAINT world_pkey")
+        conn.execute("INSERT INTO world (k, note) VALUES ('K1', 'twin')")
+    before = table_state(pg_dsn)
+    with pytest.raises(DataError) as info:
+        api.run(rules_for(write_sheet(tmp_path / "sheet.csv", SHEET)), dsn=pg_dsn)
+    assert info.value.code == "RC201" and "'K1'" in info.value.message
+    assert table_state(pg_dsn) == before
