@@ -119,7 +119,7 @@ def open_session(rules: RulesArg, *, dsn: str | None = None, fields: Sequence[st
                                hint="run `reconcile check` to see how every column is matched")
         with progress.phase("snapshot table"):  # what is left of it once the sheet is read
             # The sheet's keys need only the catalog (the key's type), so they are built while
-            # the COPY still runs: at 100k rows and at 1M alike it outlasts the sheet's load.
+            # the COPY still runs: the COPY outlasts the sheet's load at 100k rows and at 1M.
             diff_mod.build_sheet_keys(duck, ruleset, columns, catalog.result(), sheet="sheet")
             conn, table_info, hashed_fields = snapshot_job.result()
             stack.enter_context(conn)
