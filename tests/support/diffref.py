@@ -93,9 +93,7 @@ def typed(value: Any, pg_type: str) -> Any:
     q = d.quantize(Decimal(1).scaleb(-s), rounding=ROUND_HALF_UP)
     if q.is_zero():
         q = abs(q)
-    if len(q.as_tuple().digits) > p and q.adjusted() >= p - s:
-        raise ValueError(value)
-    if q.adjusted() >= p - s:
+    if q.adjusted() >= p - s:  # rounding carried it over (99.995 in numeric(4,2))
         raise ValueError(value)
     return q
 
