@@ -108,7 +108,9 @@ def open_session(rules: RulesArg, *, dsn: str | None = None, fields: Sequence[st
         # loads then fill both cores. The diff gets every thread back.
         duck.execute("SET threads = 1")
         catalog: Future[TableInfo] = Future()
-        snapshot_job = _Background(_snapshot_table, ruleset, resolved_dsn, duck, fields, keys, catalog)
+        opened = _OpenConnection()
+        snapshot_job = _Background(_snapshot_table, ruleset, resolved_dsn, duck, fields, keys, catalog, opened,
+                                   cancel=opened.cancel)
         stack.callback(snapshot_job.discard)
         with progress.phase("read sheet"):
             sheet = open_source(ruleset.source).read(duck, "sheet")
@@ -140,8 +142,8 @@ def open_session(rules: RulesArg, *, dsn: str | None = None, fields: Sequence[st
 
 
 def _snapshot_table(rules: RuleSet, dsn: str, duck: duckdb.DuckDBPyConnection, fields: Sequence[str] | None,
-                    keys: Sequence[str] | None,
-                    catalog: Future[TableInfo]) -> tuple[psycopg.Connection, TableInfo, tuple[str, ...]]:
+                    keys: Sequence[str] | None, catalog: Future[TableInfo],
+                    opened: _OpenConnection | None = None) -> tuple[psycopg.Connection, TableInfo, tuple[str, ...]]:
     """Connect, read the table's catalog, check its keys and copy one hash per row into DuckDB
     ``target(k, h)``, then check the keys copied (unique, not NULL); return the connection,
     the table and the fields hashed (in rule order).
@@ -150,10 +152,13 @@ def _snapshot_table(rules: RuleSet, dsn: str, duck: duckdb.DuckDBPyConnection, f
     snapshot's REPEATABLE READ transaction, so the rows the diff then fetches
     (``_fetch_rows``) are as they were when hashed; the caller ends it. ``catalog`` gets the
     table's catalog as soon as it is read (or the error that came first), before the COPY.
+    ``opened`` is given the connection as soon as it exists, so that it can be cancelled.
     """
     conn: psycopg.Connection | None = None
     try:
         conn = target.connect(dsn)
+        if opened is not None:
+            opened.conn = conn
         target.begin_snapshot(conn)
         table_info = target.read_table_info(conn, rules, fields or None)
         catalog.set_result(table_info)
@@ -182,12 +187,34 @@ def _fetch_rows(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, table
     return fetch
 
 
-class _Background:
-    """``fn(*args)`` in a thread; ``result()`` joins it and returns or raises what it did."""
+class _OpenConnection:
+    """The snapshot's connection once it is open: what ``cancel`` stops (nothing before)."""
 
-    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
+    def __init__(self) -> None:
+        self.conn: psycopg.Connection | None = None
+
+    def cancel(self) -> None:
+        if self.conn is None:
+            return
+        try:
+            self.conn.cancel_safe()  # a no-op on a closed connection
+        except psycopg.Error:
+            pass  # the server is gone or slow: the snapshot then ends by itself; the first error stands
+
+
+class _Background:
+    """``fn(*args)`` in a thread; ``result()`` joins it and returns or raises what it did.
+
+    ``cancel`` stops the work early; ``discard`` calls it while the thread still runs.
+    """
+
+    # How often discard repeats the cancel: one that lands between two statements stops nothing.
+    CANCEL_EVERY = 0.1
+
+    def __init__(self, fn: Callable[..., Any], *args: Any, cancel: Callable[[], None] = lambda: None) -> None:
         self._outcome: tuple[bool, Any] = (False, None)
         self._taken = False
+        self._cancel = cancel
         self._thread = threading.Thread(target=self._run, args=(fn, args), daemon=True)
         self._thread.start()
 
@@ -204,9 +231,14 @@ class _Background:
         return value
 
     def discard(self) -> None:
-        """After an earlier error: wait for the thread and close what it opened; its error is dropped."""
+        """After an earlier error: stop the thread, wait for it and close what it opened; its
+        error is dropped. (A sheet that fails to read must not wait for a whole table's COPY,
+        or for a lock the COPY waits on.)"""
         if self._taken:
             return
+        while self._thread.is_alive():
+            self._cancel()
+            self._thread.join(self.CANCEL_EVERY)
         ok, value = self._join()
         if ok:
             value[0].close()

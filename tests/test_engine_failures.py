@@ -6,6 +6,7 @@ after the plan was made; the failure is seen by the apply step and again by ``ru
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import timedelta
 
@@ -125,3 +126,34 @@ def test_duplicate_keys_in_a_table_without_a_unique_index_stop_the_run_before_an
         api.run(rules_for(write_sheet(tmp_path / "sheet.csv", SHEET)), dsn=pg_dsn)
     assert info.value.code == "RC201" and "'K1'" in info.value.message
     assert table_state(pg_dsn) == before
+
+
+def test_a_sheet_that_fails_cancels_the_table_snapshot_instead_of_waiting_for_it(pg_dsn, tmp_path):
+    """The table is locked, so its snapshot (in the background) waits on the lock. A sheet that
+    lacks its key column must still fail as soon as it is read: the snapshot is cancelled,
+    not waited out (before, the plan returned only once the lock was released)."""
+    load_table(pg_dsn, TABLE)
+    rules = rules_for(write_sheet(tmp_path / "sheet.csv", SHEET, drop="k"))
+    raised: list[BaseException] = []
+
+    def plan() -> None:
+        try:
+            api.plan(rules, dsn=pg_dsn)
+        except BaseException as exc:  # handed to the test's thread
+            raised.append(exc)
+
+    with psycopg.connect(pg_dsn) as locker:
+        locker.execute("LOCK TABLE world IN ACCESS EXCLUSIVE MODE")
+        worker = threading.Thread(target=plan, daemon=True)
+        worker.start()
+        worker.join(60)
+        finished_while_locked = not worker.is_alive()
+        with psycopg.connect(pg_dsn, autocommit=True) as watcher:
+            left = watcher.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'reconcile' "
+                                   "AND datname = current_database()").fetchone()[0]
+        locker.rollback()
+    worker.join(60)
+    assert finished_while_locked, "the failed sheet waited for the locked table's snapshot"
+    assert left == 0, "the snapshot's connection was left open"
+    assert len(raised) == 1 and isinstance(raised[0], MappingError)
+    assert "key column" in raised[0].message
