@@ -176,8 +176,10 @@ def read_only_query(conn: psycopg.Connection, query: str, limit: int = 1000) -> 
             conn.rollback()
 
 
-def read_table_info(conn: psycopg.Connection, rules: RuleSet, fields: Sequence[str] | None = None) -> TableInfo:
-    """The key and mapped columns of the target table, from ``pg_catalog``, with an exact row count.
+def read_table_info(conn: psycopg.Connection, rules: RuleSet, fields: Sequence[str] | None = None, *,
+                    count: bool = True) -> TableInfo:
+    """The key and mapped columns of the target table, from ``pg_catalog``, with an exact row count
+    (``count=False``: 0, for a caller that counts the rows as it copies them all).
 
     Raises ``MappingError`` (nothing written yet) for a missing table, a missing key column, or
     mapped columns missing from the table (all of them, each with the closest column names).
@@ -191,10 +193,10 @@ def read_table_info(conn: psycopg.Connection, rules: RuleSet, fields: Sequence[s
             raise _missing_table(conn, rules)
         columns = {r[1]: ColumnType(r[1], r[2], r[3], r[4]) for r in rows}
         _check_columns(rules, columns, wanted)
-        count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(_table_ident(target.schema, target.table))
-                             ).fetchone()[0]
+        rows_now = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
+            _table_ident(target.schema, target.table))).fetchone()[0] if count else 0
     return TableInfo(schema=target.schema, table=target.table, key=columns[rules.key.field],
-                     columns={f: columns[f] for f in wanted}, row_count=int(count))
+                     columns={f: columns[f] for f in wanted}, row_count=int(rows_now))
 
 
 def _missing_table(conn: psycopg.Connection, rules: RuleSet) -> MappingError:

@@ -106,3 +106,18 @@ def test_an_app_edit_made_during_the_run_is_a_conflict_and_kept(buyers_dsn):
     following = api.plan(RULES, dsn=buyers_dsn, keys=["6666"])
     assert {c.field: c.differing for c in following.fields}["follow_up_assignee"] == 1, \
         "the next run picks the conflict up"
+
+
+def test_a_percent_guard_counts_the_whole_table_whether_or_not_the_run_is_keyed(buyers_dsn, tmp_path):
+    """The guard's base is the table's row count: counted by the snapshot's COPY when it copies
+    every row, by a count of its own when ``--key`` restricts the COPY to a few."""
+    with psycopg.connect(buyers_dsn) as conn:
+        rows = conn.execute("SELECT count(*) FROM public.buyers").fetchone()[0]
+    full = api.plan(str(RULES), dsn=buyers_dsn)
+    assert full.table_rows == rows and full.changed_rows >= 2
+    percent = 150 / rows  # allows one changed row of the whole table, none of a one-row base
+    rules = rules_with(tmp_path, "max_changed_rows: 50%", f"max_changed_rows: {percent:.6f}%")
+    refused = api.plan(rules, dsn=buyers_dsn)
+    assert refused.refused and f"of {rows} table rows" in refused.refused
+    keyed = api.plan(rules, dsn=buyers_dsn, keys=["6666"])
+    assert keyed.table_rows == rows and keyed.changed_rows == 1 and not keyed.refused
