@@ -11,10 +11,12 @@ from decimal import Decimal
 import duckdb
 import psycopg
 import pytest
+from psycopg import sql
 from hypothesis import given
 from hypothesis import strategies as st
 
 from engine import target
+from engine.columns import ColumnType
 from engine.errors import DataError
 from support import tables
 
@@ -109,6 +111,32 @@ def test_keys_restrict_the_snapshot(pg_dsn):
         n = target.snapshot_to_duckdb(conn, duck, info, ["note"], table="subset", keys=["3", "5", "999"])
     assert n == 2
     assert set(duck.execute("SELECT * FROM subset").fetchall()) == _expected(pg_dsn, ["note"], "WHERE id IN (3, 5)")
+
+
+def test_integer_keys_match_as_postgres_prints_them_and_through_the_index(pg_dsn):
+    """Keys of an integer key column are sent as integers, so PostgreSQL finds them by the
+    key's index (matching ``id::text`` read all 5,000 rows); only the texts PostgreSQL prints
+    match, as with the text comparison: ' 5', '007', '-0', '', 'x' and a number beyond bigint
+    match nothing."""
+    tables.create(pg_dsn, rows=[(i, f"n{i}", *([None] * 8)) for i in range(1, 5001)])
+    texts = ["3", " 5", "007", "-0", "", "x", "99999999999999999999", "4999"]
+    duck = duckdb.connect()
+    with target.connect(pg_dsn) as conn:
+        conn.execute("ANALYZE items")
+        info = target.read_table_info(conn, tables.rules())
+        n = target.snapshot_to_duckdb(conn, duck, info, ["note"], table="subset", keys=texts)
+        query = sql.SQL("EXPLAIN (FORMAT JSON) {}").format(target.snapshot_query(info, ["note"], restricted=True))
+        plan = json.dumps(conn.execute(query, [target.key_parameter(info.key, texts)]).fetchone()[0])
+    assert n == 2
+    assert duck.execute("SELECT k, note FROM subset ORDER BY k").fetchall() == [("3", "n3"), ("4999", "n4999")]
+    assert '"Index Name": "items_pkey"' in plan, plan
+
+
+def test_uuid_keys_match_only_their_printed_form():
+    key = ColumnType("ref", "uuid")
+    printed = "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"  # as PostgreSQL prints a uuid
+    assert target.key_parameter(key, [printed, printed.upper(), "{" + printed + "}", "nope"]) == [uuid.UUID(printed)]
+    assert target.key_parameter(ColumnType("code", "character varying(5)"), [" a", "b"]) == [" a", "b"]
 
 
 def test_no_keys_give_an_empty_snapshot_of_the_same_shape(pg_dsn):
