@@ -152,7 +152,8 @@ def _snapshot_table(rules: RuleSet, dsn: str, duck: duckdb.DuckDBPyConnection, f
     snapshot's REPEATABLE READ transaction, so the rows the diff then fetches
     (``_fetch_rows``) are as they were when hashed; the caller ends it. ``catalog`` gets the
     table's catalog as soon as it is read (or the error that came first), before the COPY, and
-    before its rows are counted (``row_count`` is in the TableInfo returned). ``opened`` is given the connection as soon as it exists, so that it can be cancelled.
+    before its rows are counted (``row_count`` is in the TableInfo returned). ``opened`` is
+    given the connection as soon as it exists, so that it can be cancelled.
     """
     conn: psycopg.Connection | None = None
     try:
