@@ -11,9 +11,9 @@ from decimal import Decimal
 import duckdb
 import psycopg
 import pytest
-from psycopg import sql
 from hypothesis import given
 from hypothesis import strategies as st
+from psycopg import sql
 
 from engine import target
 from engine.columns import ColumnType
