@@ -143,7 +143,7 @@ def open_session(rules: RulesArg, *, dsn: str | None = None, fields: Sequence[st
 
 def _snapshot_table(rules: RuleSet, dsn: str, duck: duckdb.DuckDBPyConnection, fields: Sequence[str] | None,
                     keys: Sequence[str] | None, catalog: Future[TableInfo],
-                    opened: _OpenConnection | None = None) -> tuple[psycopg.Connection, TableInfo, tuple[str, ...]]:
+                    opened: _OpenConnection) -> tuple[psycopg.Connection, TableInfo, tuple[str, ...]]:
     """Connect, read the table's catalog, check its keys and copy one hash per row into DuckDB
     ``target(k, h)``, then check the keys copied (unique, not NULL); return the connection,
     the table and the fields hashed (in rule order).
@@ -158,8 +158,7 @@ def _snapshot_table(rules: RuleSet, dsn: str, duck: duckdb.DuckDBPyConnection, f
     conn: psycopg.Connection | None = None
     try:
         conn = target.connect(dsn)
-        if opened is not None:
-            opened.conn = conn
+        opened.conn = conn
         target.begin_snapshot(conn)
         # A COPY of every row counts them (same snapshot), so the count is asked for only
         # when the COPY is restricted to keys: a second scan of the table (50 ms at 1M rows).
