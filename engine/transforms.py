@@ -434,6 +434,41 @@ def apply_chain(con: duckdb.DuckDBPyConnection, transforms: Sequence[Transform],
     return [(v, e) for v, e in rows]
 
 
+def sql_step_error(con: duckdb.DuckDBPyConnection, transforms: Sequence[Transform]) -> tuple[int, str, str] | None:
+    """The first ``sql`` step that DuckDB cannot bind to the value its earlier steps give it:
+    (its index, the DuckDB type of that value, DuckDB's reason), or None.
+
+    The chain's own layered SQL, over an empty text column, is bound (EXPLAIN) and never
+    run: what fails here fails in every run's diff (``upper(value)`` after ``to_integer``).
+    The cast to the table column's type, which needs the catalog, is not part of it.
+    """
+    cells = "_reconcile_bind"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {cells} (_row INTEGER, c VARCHAR)")
+    try:
+        for i, t in enumerate(transforms):
+            if t.name != "sql":
+                continue
+            lanes = [Lane(ident("c"), compile_chain(transforms[:i + 1]), "VARCHAR", "text")]
+            try:
+                prepare_chains(con, cells, lanes)
+                con.execute("EXPLAIN " + chain_query(cells, lanes, ["_row"], final=False))
+            except duckdb.Error as err:
+                given = compile_chain(transforms[:i]).steps[-1]("v").dtype if i else "VARCHAR"
+                return i, given, duckdb_reason(err)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {cells}")
+    return None
+
+
+def duckdb_reason(err: duckdb.Error) -> str:
+    """DuckDB's message without its class prefix and the echoed query: its first line, and
+    its 'Did you mean' line when it has one."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    first = lines[0].split(" Error: ", 1)[-1] if lines else type(err).__name__
+    hint = next((line for line in lines[1:2] if line.startswith("Did you mean")), "")
+    return f"{first} {hint}".strip()
+
+
 # -- comparisons --------------------------------------------------------------------------------
 
 def equal_sql(cmp: Comparison, s: str, t: str, dtype: str) -> str:
@@ -469,5 +504,5 @@ def _numeric_equal(s: str, t: str, dtype: str, tolerance: Decimal) -> str:
             f"ELSE abs({a} - {b}) <= {tol} END)")
 
 
-__all__ = ["Compiled", "Lane", "Step", "apply_chain", "chain_query", "WHITESPACE", "cell_error", "compile_chain", "equal_sql", "final_cast",
-           "ident", "prepare_chains", "sql_literal"]
+__all__ = ["Compiled", "Lane", "Step", "apply_chain", "chain_query", "WHITESPACE", "cell_error", "compile_chain",
+           "duckdb_reason", "equal_sql", "final_cast", "ident", "prepare_chains", "sql_literal", "sql_step_error"]

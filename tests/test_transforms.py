@@ -9,7 +9,7 @@ import pytest
 from engine.duck_types import duck_type, render_sql
 from engine.rules.model import Comparison, Transform
 from engine.transforms import (NFKC_TABLE, Lane, apply_chain, chain_query, compile_chain, equal_sql, ident,
-                               prepare_chains, sql_literal)
+                               prepare_chains, sql_literal, sql_step_error)
 from support.cases import transform
 
 
@@ -162,6 +162,33 @@ def test_default_fills_null_only(con):
 
 def test_sql_transform_is_an_expression_over_value(con):
     assert values(con, [{"sql": "regexp_extract(value, '[0-9]+')"}, "to_integer"], ["No. 42"], "integer") == ["42"]
+
+
+@pytest.mark.parametrize("chain, failing", [
+    ([{"sql": "upper(value)"}], None),
+    (["to_integer", {"sql": "value * 100"}], None),
+    ([{"to_date": {"formats": ["%Y-%m-%d"]}}, {"sql": "value + INTERVAL 1 DAY"}], None),
+    ([{"sql": "value::INTEGER"}, "to_integer"], None),
+    (["nfkc", {"sql": "lower(value)"}, "trim"], None),
+    (["to_integer", {"sql": "upper(value)"}], (1, "BIGINT")),
+    (["trim", {"sql": "value + 1"}], (1, "VARCHAR")),
+    ([{"sql": "length(value)"}, {"sql": "upper(value)"}], (1, "ANY")),
+    ([{"to_date": {"formats": ["%Y-%m-%d"]}}, {"sql": "lower(value)"}], (1, "DATE")),
+    ([{"sql": "uper(value)"}], (0, "VARCHAR")),
+])
+def test_sql_step_error_names_the_step_that_every_run_would_fail_on(con, chain, failing):
+    """The check `reconcile validate` runs agrees with running the chain: a step it names
+    makes the chain fail in DuckDB, whatever the cells; a chain it passes runs (on cells that
+    fit it: `value::INTEGER` still fails at run time on a text that is no integer)."""
+    transforms = [transform(t) for t in chain]
+    found = sql_step_error(con, transforms)
+    assert (found[:2] if found else None) == failing
+    if failing is None:
+        apply_chain(con, transforms, ["7"])
+    else:
+        assert found[2] and "\n" not in found[2]
+        with pytest.raises(duckdb.Error):
+            apply_chain(con, transforms, ["7"])
 
 
 def test_cell_errors_are_invalid_whatever_the_chain(con):

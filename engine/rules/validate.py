@@ -240,7 +240,30 @@ def chain_problems(doc: Document, path: NodePath, chain: list[Any]) -> list[Prob
             out.append(doc.problem(where, "R029", f"{dotted(where)}: {name} cannot follow {typed_by}, which already "
                                                   "turned the text into a typed value; move it before"))
         typed_by = name if name in TYPED else typed_by
-    return out
+    return out or sql_binding_problems(doc, path, chain)
+
+
+def sql_binding_problems(doc: Document, path: NodePath, chain: list[Any]) -> list[Problem]:
+    """R025 for the first ``sql:`` step that does not fit the value reaching it (``upper(value)``
+    after ``to_integer``): the chain's own SQL is bound by DuckDB, as every run would bind it.
+    Only for a chain without other problems, whose steps all compile."""
+    items = [(item, None) if isinstance(item, str) else next(iter(item.items())) for item in chain]
+    if not any(name == "sql" for name, _ in items):
+        return []
+    from ..transforms import sql_step_error  # imports DuckDB, which a chain with `sql:` needs anyway
+    from .loader import transform_args
+    from .model import Transform
+
+    found = sql_step_error(_duck(), [Transform(name, transform_args(name, args)) for name, args in items])
+    if found is None:
+        return []
+    i, given, reason = found
+    where = path + (i,)
+    value = {"VARCHAR": "text", "ANY": "what the sql step before it gives"}.get(given, given)
+    if i:
+        value += f", after {items[i - 1][0]}"
+    return [doc.problem(where + ("sql",), "R025", f"{dotted(where)}: sql: {items[i][1]!r} does not fit its input "
+                                                   f"(value is {value}): {reason}")]
 
 
 def transform_problems(doc: Document, where: NodePath, name: str, args: Any, bare: bool) -> list[Problem]:
@@ -525,9 +548,9 @@ def sql_expression_error(expression: str) -> str | None:
 
 
 def _unknown_name(expression: str) -> str | None:
-    """A column or table the expression names that is not there: the only name it has is
-    ``value``. Bound by PREPARE, never executed; other binder errors (types) depend on the
-    chain's earlier steps, so they are left to the run."""
+    """A column or table the expression names that is not there (the only name it has is
+    ``value``), or a function DuckDB does not have. Bound by PREPARE, never executed; type
+    errors depend on the chain's earlier steps (``sql_binding_problems``)."""
     import duckdb
 
     con = _duck()
@@ -538,6 +561,10 @@ def _unknown_name(expression: str) -> str | None:
         if message.startswith("Referenced "):
             return f"{message.rstrip('!')}; the cell's value is named `value`"
         return None
+    except duckdb.CatalogException as err:  # a function DuckDB does not have, whatever the value's type
+        from ..transforms import duckdb_reason
+
+        return duckdb_reason(err)
     con.execute("DEALLOCATE reconcile_check")
     return None
 
