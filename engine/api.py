@@ -24,7 +24,7 @@ from . import apply as apply_mod
 from . import diff as diff_mod
 from . import monitor, planner, runlog, snapshot, target
 from .columns import ColumnMap, TableInfo
-from .errors import DatabaseError, MappingError, ReconcileError
+from .errors import DatabaseError, MappingError, ReconcileError, unexpected_message
 from .progress import SILENT, Progress
 from .results import Change, FieldCounts, PlanResult, RunResult
 from .rules import load_rules
@@ -288,8 +288,23 @@ def run(rules: RulesArg, *, dsn: str | None = None, fields: Sequence[str] | None
                            _error_counts(ruleset, fields, str(err)))
         _notify(resolved_dsn, ruleset, run_id, after_failure=err)
         raise
+    except BaseException as exc:  # a bug, MemoryError, Ctrl-C: the run must not stay `running`
+        _log_unexpected(resolved_dsn, run_id, ruleset, fields, exc)
+        raise
     _notify(resolved_dsn, ruleset, run_id)
     return outcome
+
+
+def _log_unexpected(dsn: str, run_id: int, rules: RuleSet, fields: Sequence[str] | None,
+                    exc: BaseException) -> None:
+    """Record a run ended by an exception reconcile did not raise on purpose as ``failed``;
+    the data transaction was rolled back with it. The exception itself is what the caller
+    then sees, so a failure to log it is not raised over it."""
+    message = "interrupted" if isinstance(exc, KeyboardInterrupt) else unexpected_message(exc)
+    try:
+        runlog.log_failure(dsn, run_id, rules.name, [(None, None, message)], _error_counts(rules, fields, message))
+    except ReconcileError:
+        pass
 
 
 def _start(dsn: str, rules: RuleSet, command: str, selectors: dict[str, Any]) -> int:

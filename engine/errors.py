@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .redact import redact
+
 # Exit codes are a contract with scripts; the README documents them.
 EXIT_OK = 0
 EXIT_FAILURE = 1  # runtime failure, or a partial run
@@ -169,3 +171,16 @@ class TransientDatabaseError(DatabaseError):
 
     transient = True
     code = "RC521"
+
+
+class InternalError(ReconcileError):
+    """reconcile itself failed: a bug (an exception it did not expect), not the input or the
+    environment. The CLI prints it as this error, never as a bare traceback."""
+
+    code = "RC900"
+
+
+def unexpected_message(exc: BaseException) -> str:
+    """What to say of an exception reconcile did not expect: its type and message, without
+    a password (``engine.redact``)."""
+    return redact(f"internal error: {type(exc).__name__}: {exc}")

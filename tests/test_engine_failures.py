@@ -157,3 +157,28 @@ def test_a_sheet_that_fails_cancels_the_table_snapshot_instead_of_waiting_for_it
     assert left == 0, "the snapshot's connection was left open"
     assert len(raised) == 1 and isinstance(raised[0], MappingError)
     assert "key column" in raised[0].message
+
+
+@pytest.mark.parametrize("unexpected, logged", [
+    (RuntimeError("a bug at postgresql://app:s3cret@db/x"),
+     "internal error: RuntimeError: a bug at postgresql://app:***@db/x"),
+    (KeyboardInterrupt(), "interrupted"),
+])
+def test_a_run_ended_by_an_unexpected_exception_is_failed_not_left_running(pg_dsn, tmp_path, unexpected, logged):
+    """A bug, or Ctrl-C, between the plan and the write: the exception reaches the caller as it
+    was, nothing is written, and the run's record says failed, with why and every field's
+    stats (it would otherwise stay `running` for ever, and monitoring would never see it)."""
+    load_table(pg_dsn, TABLE)
+    before = table_state(pg_dsn)
+
+    def crash(session: api.Session) -> None:
+        raise unexpected
+
+    rules = rules_for(write_sheet(tmp_path / "sheet.csv", [{**row, "owner": ""} for row in SHEET]))
+    with pytest.raises(type(unexpected)):
+        api.run(rules, dsn=pg_dsn, before_apply=crash)
+    assert table_state(pg_dsn) == before
+    assert fetch(pg_dsn, "SELECT status, error FROM reconcile.runs") == [("failed", logged)]
+    assert fetch(pg_dsn, "SELECT field_name, errors FROM reconcile.field_stats ORDER BY field_name") == \
+        [("amount", 1), ("due", 1), ("note", 1), ("owner", 1)]
+    assert fetch(pg_dsn, "SELECT success, error_message FROM reconcile.field_sync_logs") == [(False, logged)]
