@@ -1,7 +1,14 @@
-"""The text table aligns by terminal width, so Japanese field names and values line up."""
+"""What every command prints: the text table aligns by terminal width, so Japanese field names
+and values line up; an error reconcile did not expect is an error like any other."""
 from __future__ import annotations
 
+import json
+
+from click.testing import CliRunner
+
+from engine.cli import main
 from engine.cli.app import display_width, text_table
+from engine.rules import loader
 
 
 def test_display_width_counts_wide_characters_twice():
@@ -18,3 +25,23 @@ def test_columns_line_up_with_wide_text():
                      "買主番号   1",
                      "name      22"]
     assert len({display_width(line) for line in lines[1:]}) == 1, "every row ends in the same terminal cell"
+
+
+def test_an_unexpected_error_is_rc900_with_exit_1_and_no_traceback_unless_asked(monkeypatch, tmp_path):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom at postgresql://app:s3cret@db/x")
+
+    monkeypatch.setattr(loader, "validate_paths", broken)  # a bug, injected
+    text = CliRunner().invoke(main, ["validate", str(tmp_path)])
+    assert text.exit_code == 1
+    assert "error: RC900 internal error: RuntimeError: boom at postgresql://app:***@db/x" in text.stderr
+    assert "RECONCILE_DEBUG=1" in text.stderr
+    assert "Traceback" not in text.output and "s3cret" not in text.output
+    as_json = CliRunner().invoke(main, ["validate", str(tmp_path), "--format", "json"])
+    document = json.loads(as_json.stdout)  # still exactly one JSON document for scripts
+    assert as_json.exit_code == 1 and document["ok"] is False
+    assert document["error"]["code"] == "RC900" and "s3cret" not in as_json.output
+    monkeypatch.setenv("RECONCILE_DEBUG", "1")
+    debug = CliRunner().invoke(main, ["validate", str(tmp_path)])
+    assert debug.exit_code == 1 and "Traceback" in debug.stderr and "in broken" in debug.stderr
+    assert "s3cret" not in debug.output

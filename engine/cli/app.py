@@ -3,17 +3,20 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
+import traceback
 import unicodedata
 from typing import Any, Callable, Iterable, Sequence
 
 import click
 
 from .. import __version__
-from ..errors import EXIT_FAILURE, ReconcileError
+from ..errors import EXIT_FAILURE, InternalError, ReconcileError, unexpected_message
 from ..redact import redact
 
 FORMATS = click.Choice(["table", "json"])
+DEBUG_VARIABLE = "RECONCILE_DEBUG"  # set: an unexpected error also prints its traceback
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -48,23 +51,36 @@ def echo_err(message: str) -> None:
 
 
 def handles_errors(fn: Callable) -> Callable:
-    """Map ReconcileError to its exit code; print it (as JSON when --format json)."""
+    """Map ReconcileError to its exit code; print it (as JSON when --format json). Any other
+    exception is a bug: reported as ``InternalError`` (RC900, exit 1), never as a bare traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except ReconcileError as err:
-            if kwargs.get("fmt") == "json":
-                emit_json({"ok": False, "error": json.loads(redact(json.dumps(err.to_dict(), default=str)))})
-            else:
-                echo_err(f"error: {err}")
+            report_error(err, kwargs.get("fmt"))
             sys.exit(err.exit_code)
         except KeyboardInterrupt:
             echo_err("interrupted")
             sys.exit(130)
+        except Exception as exc:  # a bug: said as an error like any other, the traceback on request
+            if os.environ.get(DEBUG_VARIABLE):
+                echo_err("".join(traceback.format_exception(exc)).rstrip())
+            internal = InternalError(unexpected_message(exc), hint=f"this is a bug in reconcile; set {DEBUG_VARIABLE}=1 "
+                                     "to see where it happened, and report it with that output")
+            report_error(internal, kwargs.get("fmt"))
+            sys.exit(internal.exit_code)
 
     return wrapper
+
+
+def report_error(err: ReconcileError, fmt: str | None) -> None:
+    """An error as the command's output: one JSON document with --format json, else a line on stderr."""
+    if fmt == "json":
+        emit_json({"ok": False, "error": json.loads(redact(json.dumps(err.to_dict(), default=str)))})
+    else:
+        echo_err(f"error: {err}")
 
 
 def text_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
