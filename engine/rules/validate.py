@@ -259,9 +259,10 @@ def sql_binding_problems(doc: Document, path: NodePath, chain: list[Any]) -> lis
         return []
     i, given, reason = found
     where = path + (i,)
-    value = {"VARCHAR": "text", "ANY": "what the sql step before it gives"}.get(given, given)
-    if i:
-        value += f", after {items[i - 1][0]}"
+    if given == "ANY":
+        value = "what the sql step before it gives"
+    else:
+        value = ("text" if given == "VARCHAR" else given) + (f", after {items[i - 1][0]}" if i else "")
     return [doc.problem(where + ("sql",), "R025", f"{dotted(where)}: sql: {items[i][1]!r} does not fit its input "
                                                    f"(value is {value}): {reason}")]
 
