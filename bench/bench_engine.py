@@ -11,8 +11,9 @@ the same load on this shared machine; (a), minutes long at 1M, runs after them):
   (c) reconcile:   engine.api.run with a file source, phase by phase, plus the whole
                    `reconcile run` command's wall time and peak RSS in a child process;
   (d) floors:      COPY the table out + load the sheet file into DuckDB + COPY the changed rows in.
-It prints ratios (a/c, b/c, c/d), rows per second and peak memory, checks that a zero-drift
-run issues no UPDATE or INSERT on the table, and writes bench/results/engine-<N>.json.
+It prints ratios (a/c, b/c, c/d), rows per second, peak memory and the CPU the machine spent
+during (b) and (c) (how many cores each kept busy), checks that a zero-drift run issues no
+UPDATE or INSERT on the table, and writes bench/results/engine-<N>.json.
 Ratios, not absolute times, are the result: the machine is shared and noisy.
 
 The table is rebuilt before every timed run; the ``reconcile`` log schema is not. It is
@@ -31,10 +32,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import duckdb
 import psycopg
@@ -225,10 +227,36 @@ def zero_drift_writes(dsn: str, sheet: Path) -> int:
     return n
 
 
-def timed(fn: Callable[[], object]) -> tuple[float, object]:
+@dataclass(frozen=True)
+class Timed:
+    """One timed call: its wall seconds, what it returned, and the CPU seconds the whole
+    machine spent meanwhile (this process and PostgreSQL's backends alike; None without
+    Linux's /proc/stat). CPU over wall says how many cores a method kept busy."""
+
+    seconds: float
+    out: Any
+    machine_cpu: float | None = None
+
+
+def timed(fn: Callable[[], object]) -> Timed:
+    cpu_before = machine_cpu_seconds()
     start = time.perf_counter()
     out = fn()
-    return time.perf_counter() - start, out
+    seconds = time.perf_counter() - start
+    cpu_after = machine_cpu_seconds()
+    return Timed(seconds, out, None if cpu_before is None or cpu_after is None else cpu_after - cpu_before)
+
+
+def machine_cpu_seconds() -> float | None:
+    """CPU seconds all cores of this machine have been busy since boot (user, system and
+    interrupts; not idle, I/O wait or time the hypervisor stole), or None off Linux."""
+    try:
+        with open("/proc/stat") as stat:
+            ticks = [int(v) for v in stat.readline().split()[1:8]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq = ticks
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 def bench(dsn: str, rows: int, repeat: int, skip_naive: bool, naive_repeat: int | None = None) -> dict:
@@ -244,14 +272,16 @@ def bench(dsn: str, rows: int, repeat: int, skip_naive: bool, naive_repeat: int 
             "executemany": lambda: executemany(dsn, sheet),
         })
         report["reconcile"] = {"seconds": median_seconds(runs["reconcile"]),
-                               "phases": {k: statistics.median(out[k] for _, out in runs["reconcile"])
-                                          for k in runs["reconcile"][0][1]}}
-        commands = [out for _, out in runs["reconcile_command"]]
+                               "machine_cpu": median_cpu(runs["reconcile"]),
+                               "phases": {k: statistics.median(r.out[k] for r in runs["reconcile"])
+                                          for k in runs["reconcile"][0].out}}
+        commands = [r.out for r in runs["reconcile_command"]]
         report["reconcile_command"] = {"wall": statistics.median(c["wall"] for c in commands),
                                        "peak_rss_mb": max(c["rss_mb"] for c in commands)}
-        report["floors"] = {k: statistics.median(out[k] for _, out in runs["floors"])
+        report["floors"] = {k: statistics.median(r.out[k] for r in runs["floors"])
                             for k in ("copy_out", "load_sheet", "copy_in", "total")}
-        report["executemany"] = {"seconds": median_seconds(runs["executemany"])}
+        report["executemany"] = {"seconds": median_seconds(runs["executemany"]),
+                                 "machine_cpu": median_cpu(runs["executemany"])}
         prepare()
         report["zero_drift_statements"] = zero_drift_writes(dsn, sheet)
         if not skip_naive:
@@ -262,14 +292,14 @@ def bench(dsn: str, rows: int, repeat: int, skip_naive: bool, naive_repeat: int 
 
 
 def interleaved(repeat: int, prepare: Callable[[], None],
-                methods: dict[str, Callable[[], object]]) -> dict[str, list[tuple[float, object]]]:
+                methods: dict[str, Callable[[], object]]) -> dict[str, list[Timed]]:
     """``repeat`` rounds, each timing every method once on a freshly prepared table.
 
     The machine's other load comes and goes over minutes; timing the methods in turn, round
     after round, lets each ratio compare runs made under the same load (timing all runs of
     one method before the next let a quiet or busy spell favour one side).
     """
-    runs: dict[str, list[tuple[float, object]]] = {name: [] for name in methods}
+    runs: dict[str, list[Timed]] = {name: [] for name in methods}
     for _ in range(repeat):
         for name, fn in methods.items():
             prepare()
@@ -277,8 +307,13 @@ def interleaved(repeat: int, prepare: Callable[[], None],
     return runs
 
 
-def median_seconds(runs: list[tuple[float, object]]) -> float:
-    return statistics.median(seconds for seconds, _ in runs)
+def median_seconds(runs: list[Timed]) -> float:
+    return statistics.median(r.seconds for r in runs)
+
+
+def median_cpu(runs: list[Timed]) -> float | None:
+    measured = [r.machine_cpu for r in runs if r.machine_cpu is not None]
+    return statistics.median(measured) if measured else None
 
 
 def with_ratios(report: dict) -> dict:
@@ -306,6 +341,11 @@ def print_report(r: dict) -> None:
     print(f"  floors: copy out {f['copy_out']:.2f}s + load sheet {f['load_sheet']:.2f}s + copy in {f['copy_in']:.2f}s = {f['total']:.2f}s")
     print("  ratios: " + ", ".join(f"{k} {v:.1f}x" for k, v in r["ratios"].items()))
     print(f"  zero-drift run: {r['zero_drift_statements']} UPDATE/INSERT statements on the table")
+    busy = [f"{name} {r[name]['machine_cpu']:.1f} s in {r[name]['seconds']:.1f} s "
+            f"({r[name]['machine_cpu'] / r[name]['seconds']:.1f} of {os.cpu_count()} cores)"
+            for name in ("executemany", "reconcile") if r[name].get("machine_cpu") is not None]
+    if busy:
+        print("  machine CPU while timed (every process: this one, PostgreSQL, any other load): " + ", ".join(busy))
 
 
 def main(argv: list[str] | None = None) -> None:
