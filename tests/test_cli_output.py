@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import click
 from click.testing import CliRunner
 
 from engine.cli import main
@@ -45,3 +46,12 @@ def test_an_unexpected_error_is_rc900_with_exit_1_and_no_traceback_unless_asked(
     debug = CliRunner().invoke(main, ["validate", str(tmp_path)])
     assert debug.exit_code == 1 and "Traceback" in debug.stderr and "in broken" in debug.stderr
     assert "s3cret" not in debug.output
+
+
+def test_clicks_own_usage_errors_inside_a_command_keep_exit_2(monkeypatch, tmp_path):
+    def usage(*args, **kwargs):
+        raise click.UsageError("no such thing")
+
+    monkeypatch.setattr(loader, "validate_paths", usage)
+    result = CliRunner().invoke(main, ["validate", str(tmp_path)])
+    assert result.exit_code == 2 and "no such thing" in result.output and "RC900" not in result.output

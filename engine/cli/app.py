@@ -64,6 +64,8 @@ def handles_errors(fn: Callable) -> Callable:
         except KeyboardInterrupt:
             echo_err("interrupted")
             sys.exit(130)
+        except (click.ClickException, click.Abort, click.exceptions.Exit):
+            raise  # click's own usage errors and exits keep their messages and codes
         except Exception as exc:  # a bug: said as an error like any other, the traceback on request
             if os.environ.get(DEBUG_VARIABLE):
                 echo_err("".join(traceback.format_exception(exc)).rstrip())
