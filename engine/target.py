@@ -23,7 +23,7 @@ from psycopg import sql
 
 from .columns import ColumnType, TableInfo
 from .errors import (DUPLICATE_TABLE_KEYS, NULL_TABLE_KEYS, SNAPSHOT_INCOMPLETE, ConfigurationError, DataError,
-                     DatabaseError, Location, MappingError, ReconcileError, TransientDatabaseError)
+                     DatabaseError, Location, MappingError, ReconcileError, TransientDatabaseError, UserError)
 from .redact import redact
 from .resources import sql as sql_text
 from .rules.model import Mark, RuleSet
@@ -166,11 +166,16 @@ def read_only_query(conn: psycopg.Connection, query: str, limit: int = 1000) -> 
 
     For looking at the log tables where no psql is at hand (the embedded server lives only as
     long as the command). The transaction is rolled back, so nothing the query does remains.
+    Exactly one statement: it is sent as a prepared statement, which PostgreSQL refuses to
+    hold two of (a ``COMMIT;`` first would end the read-only transaction and let the next
+    statement write).
     """
+    if not query.strip():
+        raise UserError("the query is empty", hint="give one SQL statement, e.g. \"SELECT * FROM reconcile.runs\"")
     with db_errors("running the query"):
         conn.read_only = True  # psycopg opens the next transaction READ ONLY
         try:
-            cur = conn.execute(query)  # type: ignore[arg-type]  (the user's own SQL, read-only)
+            cur = conn.execute(query, prepare=True)  # type: ignore[arg-type]  (the user's own SQL, read-only)
             names = [d.name for d in cur.description or ()]
             return names, cur.fetchmany(limit) if names else []
         finally:

@@ -58,3 +58,20 @@ def test_db_query_reads_and_cannot_write(pg_dsn):
     assert refused.exit_code == 1 and "read-only transaction" in refused.output
     with target.connect(pg_dsn) as conn:
         assert conn.execute("SELECT to_regclass('public.written')").fetchone()[0] is None
+
+
+def test_db_query_runs_one_statement_so_a_commit_cannot_open_a_writable_one(pg_dsn):
+    with target.connect(pg_dsn) as conn:
+        conn.execute("CREATE TABLE public.kept (a int)")
+        conn.execute("INSERT INTO public.kept VALUES (1)")
+        conn.commit()
+    runner = CliRunner()
+    for query in ("COMMIT; DELETE FROM public.kept", "SELECT 1; COMMIT; DELETE FROM public.kept; SELECT 2"):
+        refused = runner.invoke(main, ["db", "query", query, "--dsn", pg_dsn])
+        assert refused.exit_code == 1 and "cannot insert multiple commands" in refused.output, refused.output
+    with target.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM public.kept").fetchone()[0] == 1
+    empty = runner.invoke(main, ["db", "query", "  ", "--dsn", pg_dsn])
+    assert empty.exit_code == 2 and "RC100 the query is empty" in empty.output
+    literal = runner.invoke(main, ["db", "query", "SELECT '100%' AS a", "--dsn", pg_dsn, "--format", "json"])
+    assert json.loads(literal.stdout)["rows"] == [{"a": "100%"}], "a % in the SQL is not a placeholder"
