@@ -68,3 +68,10 @@ def test_alerts_exit_codes(rule_file, pg_dsn):
     assert json.loads(first.stdout)["alerts"][0]["due"] is True
     again = runner.invoke(main, ["alerts", str(rule_file)])
     assert again.exit_code == 5 and "ALERT" not in again.stderr and "within window" in again.stdout
+
+
+def test_a_window_past_a_century_is_a_usage_error_not_a_crash(rule_file):
+    for since in ("99999999999d", "1000000d", "999999999999999999999999s"):
+        out = CliRunner().invoke(main, ["stats", str(rule_file), "--since", since])
+        assert out.exit_code == 2 and "is too long; at most 36500d" in out.output, out.output
+    assert CliRunner().invoke(main, ["stats", str(rule_file), "--since", "36500d"]).exit_code == 0

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ..rules.loader import MAX_DURATION
 from .app import dsn_option, emit_json, exit_with, format_option, handles_errors, main, text_table
 
 _DURATION = re.compile(r"(\d+)\s*([smhdw])")
@@ -25,7 +26,10 @@ class Duration(click.ParamType):
         parts = _DURATION.findall(text)
         if not parts or _DURATION.sub("", text).strip():
             self.fail(f"{value!r} is not a duration; use e.g. 30m, 24h, 7d or 1h30m", param, ctx)
-        return timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in parts))
+        seconds = sum(int(n) * _UNITS[u] for n, u in parts)
+        if seconds > MAX_DURATION.total_seconds():
+            self.fail(f"{value!r} is too long; at most {MAX_DURATION.days}d (a century)", param, ctx)
+        return timedelta(seconds=seconds)
 
 
 def _open(rules_path: str, dsn: str | None):

@@ -31,6 +31,8 @@ EnvMode = Literal["load", "validate", "strict"]
 DEFAULT_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d")
 DEFAULT_TIMESTAMP_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M")
 DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+# A span longer than a century is a typo, and past what dates hold (`now - window` overflows).
+MAX_DURATION = timedelta(days=36_500)
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _VAR_REF = re.compile(r"\$\{([^}]*)\}")
 _VAR_BODY = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>.*))?$", re.S)
@@ -436,6 +438,13 @@ def duration(text: str) -> timedelta:
     True
     """
     return timedelta(**{DURATION_UNITS[text[-1]]: int(text[:-1])})
+
+
+def duration_in_range(text: str) -> bool:
+    """Whether ``90s``-style ``text`` is longer than zero and at most ``MAX_DURATION``
+    (computed in seconds: a huge count overflows a timedelta)."""
+    seconds = int(text[:-1]) * timedelta(**{DURATION_UNITS[text[-1]]: 1}).total_seconds()
+    return 0 < seconds <= MAX_DURATION.total_seconds()
 
 
 def _policy(spec: dict[str, Any]) -> Policy:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..resources import rules_schema
-from .loader import Document, NodePath, dotted, duration, is_long_map, split_table
+from .loader import MAX_DURATION, Document, NodePath, dotted, duration_in_range, is_long_map, split_table
 from .model import COMPARE_NAMES, TRANSFORM_NAMES, Problem
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -473,10 +473,10 @@ def guard_problems(doc: Document) -> list[Problem]:
                                f"monitoring.alert_when.persistent_drift_runs: {runs!r} is out of range; it must be "
                                "at least 1"))
     for where, value in (("window", monitoring.get("window")), ("no_success_for", alert.get("no_success_for"))):
-        if isinstance(value, str) and re.fullmatch(r"[0-9]+[smhd]", value) and not duration(value):
+        if isinstance(value, str) and re.fullmatch(r"[0-9]+[smhd]", value) and not duration_in_range(value):
             path = ("monitoring", where) if where == "window" else ("monitoring", "alert_when", where)
             out.append(doc.problem(path, "R040", f"{dotted(path)}: {value!r} is out of range; it must be longer "
-                                                 "than zero"))
+                                                 f"than zero and at most {MAX_DURATION.days}d (a century)"))
     return out
 
 
