@@ -55,17 +55,40 @@ def payload(alert: Alert) -> dict[str, Any]:
 
 
 def post_webhook(url: str, body: dict[str, Any], *, timeout: float = WEBHOOK_TIMEOUT_SECONDS) -> str | None:
-    """POST ``body`` as JSON; None on a 2xx answer, else why it failed (URL shown without its path)."""
-    request = urllib.request.Request(url, data=json.dumps(body, default=str).encode("utf-8"), method="POST",
-                                     headers={"Content-Type": "application/json", "User-Agent": USER_AGENT})
+    """POST ``body`` as JSON; None on a 2xx answer, else why it failed (URL shown without its path).
+
+    Never raises: a URL that is not http(s), or that urllib cannot even parse, is a failed
+    delivery like a refused connection (the run it reports on has already committed).
+    """
+    shown = _safe_url(url)
+    if webhook_url_problem(url):
+        return f"webhook {shown} failed: {webhook_url_problem(url)}"
     try:
+        request = urllib.request.Request(url, data=json.dumps(body, default=str).encode("utf-8"), method="POST",
+                                         headers={"Content-Type": "application/json", "User-Agent": USER_AGENT})
         with urllib.request.urlopen(request, timeout=timeout) as response:
             status = response.status
     except urllib.error.HTTPError as err:
         status = err.code
-    except (urllib.error.URLError, OSError, ValueError) as err:
-        return f"webhook {_safe_url(url)} failed: {getattr(err, 'reason', err)}"
-    return None if 200 <= status < 300 else f"webhook {_safe_url(url)} answered HTTP {status}"
+    except urllib.error.URLError as err:
+        return f"webhook {shown} failed: {err.reason}"
+    except Exception as err:  # the text of a parsing error may quote the URL, and its token with it
+        return f"webhook {shown} failed: {type(err).__name__}"
+    return None if isinstance(status, int) and 200 <= status < 300 else f"webhook {shown} answered HTTP {status}"
+
+
+def webhook_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a webhook (not http or https, no host, unparseable), or None."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # raises for a port that is not a number
+    except ValueError:
+        return "not a valid URL"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "not an http:// or https:// URL"
+    if not parts.hostname:
+        return "the URL has no host"
+    return None
 
 
 def send(monitoring: Monitoring, alerts: Sequence[Alert]) -> list[Alert]:
@@ -93,8 +116,12 @@ def send(monitoring: Monitoring, alerts: Sequence[Alert]) -> list[Alert]:
 
 def _safe_url(url: str) -> str:
     """Scheme and host only: webhook paths and queries often hold tokens (Slack, Teams)."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname or '?'}{':' + str(parts.port) if parts.port else ''}/..."
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(an unparseable URL)"
+    return f"{parts.scheme or '?'}://{parts.hostname or '?'}{port}/..."
 
 
-__all__ = ["WEBHOOK_TIMEOUT_SECONDS", "alert_line", "payload", "post_webhook", "send", "warn"]
+__all__ = ["WEBHOOK_TIMEOUT_SECONDS", "alert_line", "payload", "post_webhook", "send", "warn", "webhook_url_problem"]

@@ -138,3 +138,20 @@ def test_unreachable_webhook_times_out_quietly(pg_dsn, capsys):
                           "webhook http://127.0.0.1:9/... failed: "), err
     assert err.rstrip().endswith("it is retried at the next evaluation"), err
     assert "/hook" not in err, "the URL's path (often a secret token) is not printed"
+
+
+@pytest.mark.parametrize("url, why", [
+    ("hooks.example.com/services/T000/B000/SECRETTOKEN", "not an http:// or https:// URL"),
+    ("http://[::1/SECRETTOKEN", "not a valid URL"),
+    ("https://user:SECRETTOKEN@[::1/x", "not a valid URL"),
+    ("file:///etc/SECRETTOKEN", "not an http:// or https:// URL"),
+])
+def test_a_webhook_url_that_cannot_be_posted_to_is_an_undelivered_alert(pg_dsn, capsys, url, why):
+    """Before, urllib's ValueError or TypeError escaped (after the run had committed) and its
+    text quoted the URL: now a failed delivery like any other, the token never printed."""
+    schema(pg_dsn)
+    ruleset = rules(Monitoring(persistent_drift_runs=1, zero_compared=False, notify=(Notify(webhook=url),)))
+    drift_run(pg_dsn, 1 * H)
+    assert [a.kind for a in evaluate(pg_dsn, ruleset)] == ["persistent_drift"]
+    err = capsys.readouterr().err
+    assert "alert not delivered" in err and why in err and "SECRETTOKEN" not in err, err

@@ -477,6 +477,21 @@ def guard_problems(doc: Document) -> list[Problem]:
             path = ("monitoring", where) if where == "window" else ("monitoring", "alert_when", where)
             out.append(doc.problem(path, "R040", f"{dotted(path)}: {value!r} is out of range; it must be longer "
                                                  f"than zero and at most {MAX_DURATION.days}d (a century)"))
+    return out + notify_problems(doc, monitoring)
+
+
+def notify_problems(doc: Document, monitoring: dict[str, Any]) -> list[Problem]:
+    """R014: a webhook that could never be posted to (not http(s), no host); empty is off."""
+    from ..alerts import webhook_url_problem
+
+    sinks = monitoring.get("notify") if isinstance(monitoring.get("notify"), list) else []
+    out = []
+    for i, sink in enumerate(sinks):
+        url = sink.get("webhook") if isinstance(sink, dict) else None
+        problem = webhook_url_problem(url) if isinstance(url, str) and url.strip() else None
+        if problem:
+            path = ("monitoring", "notify", i, "webhook")
+            out.append(doc.problem(path, "R014", f"{dotted(path)}: {problem} (write https://host/path)"))
     return out
 
 
