@@ -145,7 +145,7 @@ def _snapshot_table(rules: RuleSet, dsn: str, duck: duckdb.DuckDBPyConnection, f
                     keys: Sequence[str] | None, catalog: Future[TableInfo],
                     opened: _OpenConnection) -> tuple[psycopg.Connection, TableInfo, tuple[str, ...]]:
     """Connect, read the table's catalog, check its keys and copy one hash per row into DuckDB
-    ``target(k, h)``, then check the keys copied (unique, not NULL); return the connection,
+    ``target("key#", h)``, then check the keys copied (unique, not NULL); return the connection,
     the table and the fields hashed (in rule order).
 
     Runs beside the sheet read, on a DuckDB cursor of its own. The connection is left in the

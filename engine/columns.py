@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# The key's column in the table's DuckDB snapshot (beside one column per field, named as the
+# field). Not a name a field can have (R050 allows only identifiers), so a table column
+# named `k`, say, cannot collide with it.
+SNAPSHOT_KEY = "key#"
+
 
 @dataclass(frozen=True)
 class ColumnType:

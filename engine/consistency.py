@@ -20,6 +20,7 @@ from typing import Any, Sequence
 import duckdb
 import psycopg
 
+from .columns import SNAPSHOT_KEY
 from .duck_types import duck_type
 from .errors import UserError
 from .resources import sql as sql_text
@@ -203,7 +204,8 @@ def _unknown_keys(session: Any, keys: Sequence[str]) -> list[str]:
     for key, (value, _error) in zip(keys, typed):
         found = value is not None and session.duck.execute(
             f"SELECT EXISTS (SELECT 1 FROM sheet_keys WHERE key_value = TRY_CAST(? AS {key_type})) "
-            f"OR EXISTS (SELECT 1 FROM target WHERE TRY_CAST(k AS {key_type}) = TRY_CAST(? AS {key_type}))",
+            f"OR EXISTS (SELECT 1 FROM target WHERE TRY_CAST({ident(SNAPSHOT_KEY)} AS {key_type}) "
+            f"= TRY_CAST(? AS {key_type}))",
             [value, value]).fetchone()[0]
         if not found:
             unknown.append(key)

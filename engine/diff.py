@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import duckdb
 
-from .columns import ColumnMap, TableInfo
+from .columns import SNAPSHOT_KEY, ColumnMap, TableInfo
 from .duck_types import duck_type, render_sql
 from .errors import DataError
 from .resources import sql as sql_text
@@ -76,11 +76,11 @@ def diffed_fields(rules: RuleSet, columns: ColumnMap, table_info: TableInfo) -> 
 
 @dataclass(frozen=True)
 class HashedTarget:
-    """The table side as one hash per row: ``target`` holds ``k`` and ``h`` only.
+    """The table side as one hash per row: ``target`` holds ``SNAPSHOT_KEY`` and ``h`` only.
 
     ``h`` is ``row_hash_sql`` of ``fields`` (in that order) over the snapshot's text.
     ``fetch(keys, table)`` copies the text of those records (every record for None), as of
-    the same snapshot, into the DuckDB table ``table(k, <field>...)``; the diff calls it for
+    the same snapshot, into the DuckDB table ``table("key#", <field>...)``; the diff calls it for
     the few rows whose hashes disagree, so the table's values never all sit in DuckDB.
     """
 
@@ -111,8 +111,8 @@ def table_hash_columns(table_info: TableInfo, fields: Sequence[str]) -> list[tup
 
 
 def hash_snapshot_select(table_info: TableInfo, fields: Sequence[str]) -> str:
-    """What a hash snapshot keeps of each table row read: its key text ``k`` and hash ``h``."""
-    return f"k, {row_hash_sql(table_hash_columns(table_info, fields))} AS h"
+    """What a hash snapshot keeps of each table row read: its key text (``SNAPSHOT_KEY``) and hash ``h``."""
+    return f"{ident(SNAPSHOT_KEY)}, {row_hash_sql(table_hash_columns(table_info, fields))} AS h"
 
 
 def build_sheet_keys(con: duckdb.DuckDBPyConnection, rules: RuleSet, columns: ColumnMap, table_info: TableInfo, *,
@@ -221,7 +221,7 @@ def _candidates_sql(fields: list[FieldRule], lanes: list[Lane], columns: ColumnM
     errors = ", ".join(f"s.l{i}_e" for i in range(len(lanes)))
     return sql_text("diff/candidates.sql").format(
         candidates=ident(candidates), chain=chain_query(sheet, lanes, ["_row", *raw], source=sheet_scan),
-        sheet_keys=ident(SHEET_KEYS), target=target_scan, key_type=key_type,
+        sheet_keys=ident(SHEET_KEYS), target=target_scan, key_type=key_type, snapshot_key=ident(SNAPSHOT_KEY),
         sheet_hash=f"hash({values})" if lanes else "0",
         sheet_bad=f"coalesce({errors}) IS NOT NULL" if lanes else "false",
         table_hash=table_hash or row_hash_sql([(f.name, lane.to_type) for f, lane in zip(fields, lanes)]),
@@ -269,6 +269,7 @@ def _diff_sql(fields: list[FieldRule], lanes: list[Lane], columns: ColumnMap, ca
     return sql_text("diff/field_diff.sql").format(
         diff=ident(table), rows=ident(f"{table}_rows"), row_counts=ident(_row_counts(table)),
         candidates=ident(candidates), values=ident(values), sheet_keys=ident(SHEET_KEYS),
+        snapshot_key=ident(SNAPSHOT_KEY),
         candidate_columns="c.* EXCLUDE (sv), unnest(c.sv[1])" if fields else "c.*",
         table_columns="".join(table_columns), typed_columns="".join(typed_columns), statuses="".join(statuses),
         any_status="".join(f" OR st{i} IS NOT NULL" for i in range(len(fields))), structs=", ".join(structs))

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 import duckdb
 
-from .columns import TableInfo
+from .columns import SNAPSHOT_KEY, TableInfo
 from .diff import DiffSummary
 from .duck_types import duck_type, render_sql
 from .errors import DataError
@@ -149,7 +149,7 @@ def _default_text(con: duckdb.DuckDBPyConnection, name: str, default: Any, table
 def _write_instead(con: duckdb.DuckDBPyConnection, name: str, value: str | None, table_info: TableInfo,
                    rows: str, changes: str, inserts: str | None, target: str) -> None:
     dtype = duck_type(table_info.columns[name].pg_type)
-    existing = f"record_key IN (SELECT k FROM {ident(target)})"
+    existing = f"record_key IN (SELECT {ident(SNAPSHOT_KEY)} FROM {ident(target)})"
     con.execute(f"INSERT INTO {ident(changes)} SELECT record_key, field, table_value, ?, sheet_row "
                 f"FROM {ident(rows)} WHERE status = 'invalid' AND field = ? AND {existing} "
                 f"AND TRY_CAST(table_value AS {dtype}) IS DISTINCT FROM TRY_CAST(?::VARCHAR AS {dtype})",
@@ -231,7 +231,7 @@ def _new_rows(con: duckdb.DuckDBPyConnection, policy: Policy, target: str) -> in
     if policy.new_rows == "ignore":
         return 0
     return _count(con, f"SELECT count(DISTINCT record_key) FROM {ident(PLAN_DIFF)} WHERE status = 'new_row' "
-                       f"OR (status = 'invalid' AND record_key NOT IN (SELECT k FROM {ident(target)}))")
+                       f"OR (status = 'invalid' AND record_key NOT IN (SELECT {ident(SNAPSHOT_KEY)} FROM {ident(target)}))")
 
 
 def _status_count(con: duckdb.DuckDBPyConnection, status: str) -> int:
@@ -246,7 +246,8 @@ def _field_counts(con: duckdb.DuckDBPyConnection, summary: DiffSummary, chosen: 
     compared = summary.matched_rows
     if by_key:  # only the selected keys were compared
         compared = _count(con, f"SELECT count(*) FROM {ident(summary.sheet_keys)} AS s "
-                               f"JOIN {ident(summary.target)} AS t ON s.key_value = TRY_CAST(t.k AS {summary.key_type}) "
+                               f"JOIN {ident(summary.target)} AS t "
+                               f"ON s.key_value = TRY_CAST(t.{ident(SNAPSHOT_KEY)} AS {summary.key_type}) "
                                f"WHERE s.occurrences = 1 AND s.key_value IN (SELECT key_value FROM {ident(PLAN_KEYS)})")
     return tuple(FieldCounts(name, compared=compared, differing=per_field.get(name, (0, 0))[0],
                              invalid=per_field.get(name, (0, 0))[1]) for name in chosen)

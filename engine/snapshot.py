@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import duckdb
 
-from .columns import ColumnMap, TableInfo
+from .columns import SNAPSHOT_KEY, ColumnMap, TableInfo
 from .duck_types import duck_type, render_sql
 from .errors import DUPLICATE_TABLE_KEYS, NULL_TABLE_KEYS, DataError
 from .resources import sql as sql_text
@@ -19,12 +19,12 @@ SHEET_KEYS = "sheet_keys"
 
 
 def check_target_keys(con: duckdb.DuckDBPyConnection, target: str = "target") -> None:
-    """Raise ``DataError`` when the snapshot's key ``k`` is NULL or not unique.
+    """Raise ``DataError`` when the snapshot's key (``SNAPSHOT_KEY``) is NULL or not unique.
 
     The code tells the two apart (``RC201`` duplicates, ``RC202`` NULLs); the message gives
     the counts and up to 5 sample keys.
     """
-    query = sql_text("diff/target_key_problems.sql").format(target=ident(target))
+    query = sql_text("diff/target_key_problems.sql").format(target=ident(target), key=ident(SNAPSHOT_KEY))
     nulls, dup_keys, dup_rows, sample = con.execute(query).fetchall()[0]
     if not nulls and not dup_keys:
         return

@@ -21,7 +21,7 @@ import duckdb
 import psycopg
 from psycopg import sql
 
-from .columns import ColumnType, TableInfo
+from .columns import SNAPSHOT_KEY, ColumnType, TableInfo
 from .errors import (DUPLICATE_TABLE_KEYS, NULL_TABLE_KEYS, SNAPSHOT_INCOMPLETE, ConfigurationError, DataError,
                      DatabaseError, Location, MappingError, ReconcileError, TransientDatabaseError, UserError)
 from .redact import redact
@@ -342,17 +342,17 @@ _DUCK_EMPTY = "CREATE OR REPLACE TABLE {table} AS SELECT {select} FROM (SELECT {
 def snapshot_to_duckdb(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, table_info: TableInfo,
                        fields: Sequence[str], *, table: str = "target", keys: Sequence[str] | None = None,
                        keep: str = "*") -> int:
-    """Copy the key and ``fields`` of the table into DuckDB ``table(k, <field>...)``, all VARCHAR.
+    """Copy the key and ``fields`` of the table into DuckDB ``table("key#", <field>...)``, all VARCHAR.
 
     One ``COPY (SELECT key, f ...) TO STDOUT``: values are exactly ``SELECT col::text``,
     NULL stays NULL and '' stays ''. ``keys`` restricts the copy to those key values.
-    ``keep`` is what DuckDB keeps of each row read (SQL over ``k`` and the fields, e.g. a
+    ``keep`` is what DuckDB keeps of each row read (SQL over ``SNAPSHOT_KEY`` and the fields, e.g. a
     hash of them; the default keeps the text). Returns the number of rows copied.
     """
     unknown = [f for f in fields if f not in table_info.columns]
     if unknown:
         raise MappingError(f"fields not in the table info of {table_info.qualified}: {', '.join(unknown)}")
-    columns = _duck_struct({"k": "VARCHAR", **{f: "VARCHAR" for f in fields}})
+    columns = _duck_struct({SNAPSHOT_KEY: "VARCHAR", **{f: "VARCHAR" for f in fields}})
 
     def load(path: str, seekable: bool) -> None:
         duck.execute(_DUCK_READ.format(table=duck_ident(table), select=keep, columns=columns,
@@ -360,7 +360,7 @@ def snapshot_to_duckdb(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection
 
     if keys is not None and not keys:  # nothing to ask PostgreSQL for: the empty table directly
         duck.execute(_DUCK_EMPTY.format(table=duck_ident(table), select=keep, columns=", ".join(
-            f"NULL::VARCHAR AS {duck_ident(name)}" for name in ("k", *fields))))
+            f"NULL::VARCHAR AS {duck_ident(name)}" for name in (SNAPSHOT_KEY, *fields))))
         return 0
     with db_errors(f"snapshot of {table_info.qualified}"):
         casts = _columns_needing_cast(conn, table_info, [table_info.key.name, *fields])

@@ -91,7 +91,7 @@ def test_property_written_values_read_back_unchanged(readback_world, new):
     assert apply.read_back(conn, duck, info, written=written) == []
     target.snapshot_to_duckdb(conn, duck, info, ["note"], table="after")
     conn.rollback()
-    assert dict(duck.execute("SELECT k, note FROM after").fetchall()) == {"1": new[0], "2": new[1], "3": new[2]}
+    assert dict(duck.execute('SELECT "key#", note FROM after').fetchall()) == {"1": new[0], "2": new[1], "3": new[2]}
 
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 import duckdb
 import pytest
 
+from engine.columns import SNAPSHOT_KEY
 from engine.diff import compute_diff
+from engine.transforms import ident
 from support.cases import FieldSpec, build, diff_rows, hash_target, transform
 
 FIELDS = [FieldSpec("a", transforms=(transform("trim"),)), FieldSpec("n", "integer", (transform("empty_to_null"),))]
@@ -72,7 +74,8 @@ def test_a_sheet_lacking_most_of_the_table_diffs_in_little_memory(con):
     sheet = [{"key": f"new{i}", **{f.name: "x" for f in fields}} for i in range(10)]
     w = build(con, fields, sheet, [])
     nulls = ", ".join(f'NULL::VARCHAR AS "{f.name}"' for f in fields)
-    con.execute(f"CREATE OR REPLACE TABLE target AS SELECT CAST(i AS VARCHAR) AS k, {nulls} FROM range(200000) t(i)")
+    con.execute(f"CREATE OR REPLACE TABLE target AS SELECT CAST(i AS VARCHAR) AS {ident(SNAPSHOT_KEY)}, {nulls} "
+                f"FROM range(200000) t(i)")
     hashed, side = hash_target(con, w)
     con.execute("CREATE OR REPLACE TABLE target_text AS FROM target_text LIMIT 0")  # nothing may be fetched
     con.execute("SET memory_limit = '96MB'")

@@ -4,11 +4,12 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from engine.columns import ColumnMap
+from engine.columns import SNAPSHOT_KEY, ColumnMap
 from engine.diff import compute_diff
 from engine.errors import DataError
 from engine.rules.model import Comparison, Transform
 from engine.snapshot import check_target_keys, keyed_sheet
+from engine.transforms import ident
 from support.cases import FieldSpec, build, diff_rows, transform
 
 
@@ -20,7 +21,7 @@ def con():
 
 
 def target(con, keys):
-    con.execute("CREATE OR REPLACE TABLE target (k VARCHAR)")
+    con.execute(f"CREATE OR REPLACE TABLE target ({ident(SNAPSHOT_KEY)} VARCHAR)")
     con.executemany("INSERT INTO target VALUES (?)", [[k] for k in keys])
 
 

@@ -121,3 +121,24 @@ def test_a_percent_guard_counts_the_whole_table_whether_or_not_the_run_is_keyed(
     assert refused.refused and f"of {rows} table rows" in refused.refused
     keyed = api.plan(rules, dsn=buyers_dsn, keys=["6666"])
     assert keyed.table_rows == rows and keyed.changed_rows == 1 and not keyed.refused
+
+
+def test_table_columns_named_like_the_snapshots_own_columns_sync(pg_dsn, tmp_path: Path):
+    """The snapshot in DuckDB holds the key beside one column per field, named as the field:
+    a field named `k` (the key's name there before) made every plan fail in DuckDB's CSV
+    reader. The key's column there is now one no field can be named; `k`, `h` (the hash) and
+    `values_key` are plain fields."""
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute("CREATE TABLE public.clash (id text PRIMARY KEY, k text, h integer, values_key text)")
+        conn.execute("INSERT INTO public.clash VALUES ('u1', 'old', 1, 'x'), ('u2', 'same', 2, 'y')")
+    (tmp_path / "clash.csv").write_text("id,k,h,values_key\nu1,new,10,x\nu2,same,2,y\n", encoding="utf-8")
+    (tmp_path / "clash.yaml").write_text(
+        "version: 1\nname: clash\nsource: {type: file, path: clash.csv}\ntarget: {table: public.clash}\n"
+        "key: {field: id, column: id}\nfields:\n  k: {column: k}\n  h: {column: h, transform: [to_integer]}\n"
+        "  values_key: {column: values_key}\n", encoding="utf-8")
+    result = api.run(tmp_path / "clash.yaml", dsn=pg_dsn)
+    assert (result.status, result.written) == ("succeeded", 2)
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT id, k, h, values_key FROM public.clash ORDER BY id").fetchall() == [
+            ("u1", "new", 10, "x"), ("u2", "same", 2, "y")]
+    assert api.plan(tmp_path / "clash.yaml", dsn=pg_dsn).changed_rows == 0

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from psycopg import sql
 
 from engine import target
-from engine.columns import ColumnType
+from engine.columns import SNAPSHOT_KEY, ColumnType
 from engine.errors import DataError
 from support import tables
 
@@ -50,7 +50,7 @@ def test_every_type_round_trips_as_postgres_text(pg_dsn):
     assert got == _expected(pg_dsn, tables.TYPED_FIELDS)
     types = duck.execute("SELECT column_name, data_type FROM information_schema.columns "
                          "WHERE table_name = 'target' ORDER BY ordinal_position").fetchall()
-    assert types == [("k", "VARCHAR")] + [(f, "VARCHAR") for f in tables.TYPED_FIELDS]
+    assert types == [(SNAPSHOT_KEY, "VARCHAR")] + [(f, "VARCHAR") for f in tables.TYPED_FIELDS]
 
 
 def test_null_and_empty_string_stay_apart(pg_dsn):
@@ -60,7 +60,7 @@ def test_null_and_empty_string_stay_apart(pg_dsn):
     with target.connect(pg_dsn) as conn:
         info = target.read_table_info(conn, tables.rules())
         target.snapshot_to_duckdb(conn, duck, info, ["note", "code", "amount"])
-    assert duck.execute("SELECT k, note, code, amount FROM target ORDER BY k").fetchall() == [
+    assert duck.execute('SELECT "key#", note, code, amount FROM target ORDER BY 1').fetchall() == [
         ("1", "", None, None), ("2", None, "", None)]
 
 
@@ -79,7 +79,7 @@ def test_a_value_of_megabytes_round_trips(pg_dsn):
     big = "長いメモ, " * (3 << 16)
     big += "x" * ((3 << 20) - len(big.encode()) + 10)  # just over 3 MiB of UTF-8
     duck = _snapshot_note(pg_dsn, big)
-    assert duck.execute("SELECT k, note = ?, length(note), code FROM target ORDER BY k", [big]).fetchall() == [
+    assert duck.execute('SELECT "key#", note = ?, length(note), code FROM target ORDER BY 1', [big]).fetchall() == [
         ("1", True, len(big), "x"), ("2", False, 5, None)]
 
 
@@ -128,7 +128,7 @@ def test_integer_keys_match_as_postgres_prints_them_and_through_the_index(pg_dsn
         query = sql.SQL("EXPLAIN (FORMAT JSON) {}").format(target.snapshot_query(info, ["note"], restricted=True))
         plan = json.dumps(conn.execute(query, [target.key_parameter(info.key, texts)]).fetchone()[0])
     assert n == 2
-    assert duck.execute("SELECT k, note FROM subset ORDER BY k").fetchall() == [("3", "n3"), ("4999", "n4999")]
+    assert duck.execute('SELECT "key#", note FROM subset ORDER BY 1').fetchall() == [("3", "n3"), ("4999", "n4999")]
     assert '"Index Name": "items_pkey"' in plan, plan
 
 
@@ -147,9 +147,9 @@ def test_no_keys_give_an_empty_snapshot_of_the_same_shape(pg_dsn):
     with target.connect(pg_dsn) as conn:
         info = target.read_table_info(conn, tables.rules())
         assert target.snapshot_to_duckdb(conn, duck, info, ["note", "code"], table="none", keys=[]) == 0
-        target.snapshot_to_duckdb(conn, duck, info, ["note"], table="hashes", keys=[], keep="k, hash(note) AS h")
-    for table, columns in (("none", [("k", "VARCHAR"), ("note", "VARCHAR"), ("code", "VARCHAR")]),
-                           ("hashes", [("k", "VARCHAR"), ("h", "UBIGINT")])):
+        target.snapshot_to_duckdb(conn, duck, info, ["note"], table="hashes", keys=[], keep='"key#", hash(note) AS h')
+    for table, columns in (("none", [(SNAPSHOT_KEY, "VARCHAR"), ("note", "VARCHAR"), ("code", "VARCHAR")]),
+                           ("hashes", [(SNAPSHOT_KEY, "VARCHAR"), ("h", "UBIGINT")])):
         assert duck.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,)
         assert duck.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? "
                             "ORDER BY ordinal_position", [table]).fetchall() == columns
@@ -187,7 +187,7 @@ def test_property_any_text_round_trips(pg_dsn_items, values):
         for i, v in enumerate(values):
             cp.write_row((i, v))
     target.snapshot_to_duckdb(conn, duck, info, ["note"])
-    got = dict(duck.execute("SELECT k, note FROM target").fetchall())
+    got = dict(duck.execute('SELECT "key#", note FROM target').fetchall())
     assert got == {str(i): v for i, v in enumerate(values)}
 
 
@@ -282,13 +282,13 @@ def test_rows_fetched_later_in_the_snapshot_transaction_are_as_they_were_hashed(
     with target.connect(pg_dsn) as conn:
         target.begin_snapshot(conn)
         info = target.read_table_info(conn, tables.rules())
-        target.snapshot_to_duckdb(conn, duck, info, ["note"], keep="k, hash(note) AS h")
+        target.snapshot_to_duckdb(conn, duck, info, ["note"], keep='"key#", hash(note) AS h')
         with psycopg.connect(pg_dsn, autocommit=True) as app:
             app.execute("UPDATE items SET note = 'written by the app' WHERE id = 3")
         target.snapshot_to_duckdb(conn, duck, info, ["note"], table="later", keys=["3"])
         conn.rollback()
         target.snapshot_to_duckdb(conn, duck, info, ["note"], table="after", keys=["3"])
-    hashes = dict(duck.execute("SELECT k, h FROM target").fetchall())
-    assert duck.execute("SELECT k, note FROM later").fetchall() == [("3", TRICKY_TEXT[3])]
+    hashes = dict(duck.execute('SELECT "key#", h FROM target').fetchall())
+    assert duck.execute('SELECT "key#", note FROM later').fetchall() == [("3", TRICKY_TEXT[3])]
     assert duck.execute("SELECT hash(note) FROM later").fetchone()[0] == hashes["3"]
     assert duck.execute("SELECT note FROM after").fetchall() == [("written by the app",)]

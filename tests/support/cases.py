@@ -1,7 +1,7 @@
 """Build diff inputs directly in DuckDB: a sheet table, a target snapshot, and the rule objects.
 
 Used by the diff, plan and case tests; no PostgreSQL involved (the snapshot is what the
-PostgreSQL side would have written: ``k`` plus one VARCHAR column per field).
+PostgreSQL side would have written: ``SNAPSHOT_KEY`` plus one VARCHAR column per field).
 """
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import duckdb
 
-from engine.columns import ColumnMap, ColumnRef, ColumnType, TableInfo
+from engine.columns import SNAPSHOT_KEY, ColumnMap, ColumnRef, ColumnType, TableInfo
 from engine.rules.model import (Comparison, FieldRule, FileSource, KeyRule, Policy, RowLimit, RuleSet, Target,
                                 Transform)
 from engine.sources import column_letter
+from engine.transforms import ident
 
 if TYPE_CHECKING:
     from engine.diff import HashedTarget
@@ -72,7 +73,7 @@ def build(con: duckdb.DuckDBPyConnection, fields: Sequence[FieldSpec], sheet_row
         con.executemany(f"INSERT INTO sheet VALUES ({', '.join('?' * (len(names) + 1))})",
                         [[i + 2] + [str(r.get(n, "")) for n in names] for i, r in enumerate(sheet_rows)])
     con.execute("DROP TABLE IF EXISTS target")
-    tcols = ", ".join(['k VARCHAR'] + [f'"{f.name}" VARCHAR' for f in fields])
+    tcols = ", ".join([f'{ident(SNAPSHOT_KEY)} VARCHAR'] + [f'"{f.name}" VARCHAR' for f in fields])
     con.execute(f"CREATE TABLE target ({tcols})")
     if table_rows:
         con.executemany(f"INSERT INTO target VALUES ({', '.join('?' * len(names))})",
@@ -92,7 +93,7 @@ def build(con: duckdb.DuckDBPyConnection, fields: Sequence[FieldSpec], sheet_row
 
 @dataclass
 class HashedSide:
-    """The table side of a world as the engine's hash snapshot: ``target(k, h)``; the text
+    """The table side of a world as the engine's hash snapshot: ``target("key#", h)``; the text
     stays in ``target_text``, from which ``fetch`` copies rows as PostgreSQL would."""
 
     con: duckdb.DuckDBPyConnection
@@ -101,7 +102,8 @@ class HashedSide:
     def fetch(self, keys: Sequence[str] | None, table: str) -> int:
         self.fetched.append(None if keys is None else sorted(keys))
         self.con.execute(f'CREATE OR REPLACE TABLE "{table}" AS SELECT * FROM target_text '
-                         f"WHERE ? OR list_contains(?::VARCHAR[], k)", [keys is None, list(keys or [])])
+                         f"WHERE ? OR list_contains(?::VARCHAR[], {ident(SNAPSHOT_KEY)})",
+                         [keys is None, list(keys or [])])
         return int(self.con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
 
 
