@@ -149,6 +149,8 @@ def parse(path: str | Path) -> tuple[Document, list[Problem]]:
             return doc, [Problem(given, 1, 1, "R003", "the rule file is empty")]
         builder = _Builder(doc, loader)
         doc.data = builder.build(node, ())
+        if doc.data is None:  # `---` or `null` alone: a document that holds nothing
+            return doc, [Problem(given, 1, 1, "R003", "the rule file is empty")]
         return doc, builder.problems
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
