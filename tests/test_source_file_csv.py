@@ -110,6 +110,24 @@ def test_bad_bytes_in_declared_cp932_name_the_line(tmp_path):
     assert "line 3" in caught.value.message and str(path) in caught.value.message
 
 
+@pytest.mark.parametrize("data, encoding, said", [
+    ("ID,Name\n1,a\n".encode("utf-16-le"), "utf-16", "UTF-16 stream does not start with BOM"),
+    ("ID,Name\n1,a\n".encode("utf-16")[:-1], "utf-16", "truncated data"),  # an export cut off mid-character
+    (b"ID,Name\n1,a\n", "base64", "'base64' is not a text encoding"),
+    (b"ID,Name\n1,a\n", "no-such-codec", "unknown encoding 'no-such-codec'"),
+])
+def test_an_encoding_that_cannot_read_the_file_is_a_source_error(tmp_path, data, encoding, said):
+    """Before, these escaped as UnicodeError or LookupError (RC900): the header's read and the
+    load both stop with a SourceError naming the file (a header read before the cut reads)."""
+    path = tmp_path / "s.csv"
+    path.write_bytes(data)
+    header = [] if said == "truncated data" else [lambda: FileSheet(FileSource(path=path, encoding=encoding)).read_headers()]
+    for read in [lambda: load(path, encoding=encoding), *header]:
+        with pytest.raises(SourceError) as caught:
+            read()
+        assert said in caught.value.message and str(path) in caught.value.message, caught.value.message
+
+
 def test_missing_file_names_the_path(tmp_path):
     path = tmp_path / "nope.csv"
     with pytest.raises(SourceError) as caught:

@@ -6,6 +6,7 @@ Every object that came from a file carries a ``Mark`` so that later errors
 """
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -95,6 +96,21 @@ class FileSource:
     delimiter: str | None = None  # None = by format
     type: Literal["file"] = "file"
     mark: Mark | None = field(default=None, compare=False)
+
+
+ENCODING_HINT = "common encodings: utf-8, cp932 (Shift_JIS from Excel on Windows), utf-16"
+
+
+def encoding_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a file source's encoding (unknown to Python, or a codec such as
+    base64 or rot13 that does not turn bytes into text), or None."""
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        return f"unknown encoding {name!r}"
+    if not getattr(info, "_is_text_encoding", True):
+        return f"{name!r} is not a text encoding"
+    return None
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 from ..resources import rules_schema
 from .loader import MAX_DURATION, Document, NodePath, dotted, duration_in_range, is_long_map, split_table
-from .model import COMPARE_NAMES, TRANSFORM_NAMES, Problem
+from .model import COMPARE_NAMES, ENCODING_HINT, TRANSFORM_NAMES, Problem, encoding_problem
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 NO_ARGS = ("trim", "collapse_whitespace", "nfkc", "lower", "upper", "empty_to_null", "to_integer",
@@ -496,13 +496,18 @@ def notify_problems(doc: Document, monitoring: dict[str, Any]) -> list[Problem]:
 
 
 def source_problems(doc: Document) -> list[Problem]:
-    """R080 unsupported file suffix, R081 file not found (a warning), R082 worksheet and gid both given."""
+    """R080 unsupported file suffix, R081 file not found (a warning), R082 worksheet and gid both given,
+    R083 an encoding that is unknown or does not decode text."""
     source = doc.data.get("source")
     if not isinstance(source, dict):
         return []
     out = []
     if source.get("type") == "google_sheets" and "worksheet" in source and "gid" in source:
         out.append(doc.problem(("source", "gid"), "R082", "source: give worksheet or gid, not both", at_key=True))
+    encoding = source.get("encoding")
+    problem = encoding_problem(encoding) if isinstance(encoding, str) and "${" not in encoding else None
+    if problem:
+        out.append(doc.problem(("source", "encoding"), "R083", f"source.encoding: {problem}; {ENCODING_HINT}"))
     given = source.get("path")
     if source.get("type") != "file" or not isinstance(given, str) or "${" in given:
         return out

@@ -25,7 +25,7 @@ from typing import Any, Iterator, Sequence
 import duckdb
 
 from ..errors import Location, SourceError
-from ..rules.model import FileSource
+from ..rules.model import ENCODING_HINT, FileSource, encoding_problem
 from . import register
 from .base import SheetData
 
@@ -85,12 +85,10 @@ class FileSheet:
         return {"delim": delimiter, "quote": '"', "escape": '"'}
 
     def _codec(self) -> str:
-        try:
-            return codecs.lookup(self.rule.encoding).name
-        except LookupError:
-            raise SourceError(f"unknown encoding {self.rule.encoding!r} for {self.path}",
-                              location=_mark_location(self.rule),
-                              hint="common encodings: utf-8, cp932 (Shift_JIS from Excel on Windows), utf-16")
+        problem = encoding_problem(self.rule.encoding)
+        if problem:
+            raise SourceError(f"{problem} for {self.path}", location=_mark_location(self.rule), hint=ENCODING_HINT)
+        return codecs.lookup(self.rule.encoding).name
 
     def _csv_header(self) -> list[str]:
         codec = "utf-8-sig" if self._codec() in _NATIVE else self._codec()
@@ -119,12 +117,16 @@ class FileSheet:
             while chunk := src.read(CHUNK):
                 try:
                     text = decoder.decode(chunk)
-                except UnicodeDecodeError as err:
-                    good = chunk[:err.start].decode(codec, errors="ignore")
+                except UnicodeError as err:  # UTF-16 without a BOM is a UnicodeError, not a decode error
+                    start = getattr(err, "start", 0)
+                    good = chunk[:start].decode(codec, errors="ignore")
                     raise self._decode_error(codec, line + good.count("\n"), err) from err
                 line += text.count("\n")
                 dst.write(text)
-            dst.write(decoder.decode(b"", final=True))
+            try:
+                dst.write(decoder.decode(b"", final=True))
+            except UnicodeError as err:  # the file ends inside a character: a truncated export
+                raise self._decode_error(codec, line, err) from err
         return out
 
     def _rewrite(self, utf8: Path, out: Path) -> Path:
@@ -144,7 +146,7 @@ class FileSheet:
                 for row in reader:
                     writer.writerow(row or [""])
                     line = reader.line_num + 1
-            except UnicodeDecodeError as err:
+            except UnicodeError as err:
                 raise self._decode_error("utf-8", line, err) from err
             except csv.Error as err:
                 raise SourceError(f"cannot parse {self.path}: the record at line {line}: {err}",
@@ -156,7 +158,7 @@ class FileSheet:
         try:
             with open(self.path, encoding=codec, newline="") as fh:
                 yield fh
-        except UnicodeDecodeError as err:
+        except UnicodeError as err:
             raise self._decode_error(codec, None, err) from err
 
     # -- XLSX ----------------------------------------------------------------------------
@@ -269,9 +271,9 @@ class FileSheet:
                            "is not there",
                            location=_mark_location(self.rule), hint="check source.header_row")
 
-    def _decode_error(self, codec: str, line: int | None, err: UnicodeDecodeError) -> SourceError:
+    def _decode_error(self, codec: str, line: int | None, err: UnicodeError) -> SourceError:
         where = f" at line {line}" if line else ""
-        return SourceError(f"{self.path} is not valid {codec}{where}: {err.reason}",
+        return SourceError(f"{self.path} is not valid {codec}{where}: {getattr(err, 'reason', None) or err}",
                            location=Location(str(self.path), line),
                            hint="set source.encoding in the rule file (cp932 for Shift_JIS exports)")
 
