@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal, Sequence
 
-from .errors import UserError
+from .errors import SystemFailure, UserError
 from .consistency import FIELD_STATUSES, ROW_STATUSES, Inconsistency, RunSummary, VerifyResult
 
 Format = Literal["json", "md", "html"]
@@ -30,6 +30,12 @@ class ReportFormatError(UserError):
     """``--report`` names a file whose suffix is not a report format."""
 
     code = "RC161"
+
+
+class ReportWriteError(SystemFailure):
+    """The report file could not be written: a read-only folder, a file in the way, a full disk."""
+
+    code = "RC162"
 
 
 def report_format(path: str | Path) -> Format:
@@ -64,8 +70,12 @@ def write_report(result: VerifyResult, history: Sequence[RunSummary], path: str 
     """Write the report to ``path`` in the format its suffix names; return the path."""
     target = Path(path)
     text = render_report(result, history, report_format(target))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    except OSError as err:  # a read-only place, a file where a folder should be, a full disk
+        raise ReportWriteError(f"cannot write the report to {str(path)!r}: {err.strerror or err}",
+                               hint="give --report a path in a folder you can write to") from err
     return target
 
 

@@ -129,3 +129,14 @@ def test_report_with_an_unknown_suffix_is_refused_before_anything_runs(drifted, 
     assert error["code"] == "RC161" and ".pdf" in error["message"]
     assert all(s in error["hint"] for s in (".json", ".md", ".html"))
     assert not path.exists()
+
+
+def test_a_report_that_cannot_be_written_is_rc162_not_a_crash(drifted, tmp_path):
+    rules, dsn = drifted
+    blocker = tmp_path / "blocker.json"
+    blocker.write_text("{}", encoding="utf-8")
+    for path in (str(blocker / "report.json"), "/proc/version.json"):  # a file in the way; a place nobody writes
+        done = cli("verify", rules, "--dsn", dsn, "--report", path, "--format", "json")
+        assert done.exit_code == 1, done.output
+        error = json.loads(done.stdout)["error"]
+        assert error["code"] == "RC162" and path in error["message"], error
