@@ -1,6 +1,7 @@
 """The file source on CSV and TSV: what DuckDB gets is what a user sees, with true row numbers."""
 from __future__ import annotations
 
+import duckdb
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -174,3 +175,15 @@ def test_a_file_source_does_not_load_the_google_client():
             "print(sorted(m for m in ('gspread', 'requests', 'google.auth') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_sheet_too_wide_for_duckdbs_memory_says_so(tmp_path):
+    """DuckDB's out-of-memory error ends with advice lines; the message used to be the first of
+    them ('* Reducing the number of threads') instead of the failure itself."""
+    width = 2000
+    path = write_text(tmp_path / "wide.csv", ",".join(f"h{i}" for i in range(width)) + "\n" + ",".join("x" * width) + "\n")
+    con = duckdb.connect(config={"memory_limit": "64MB", "threads": 1})
+    with pytest.raises(SourceError) as caught:
+        FileSheet(FileSource(path=path)).read(con, "sheet")
+    assert "does not fit in DuckDB's memory limit" in caught.value.message
+    assert "RECONCILE_DUCKDB_MEMORY" in caught.value.hint

@@ -278,10 +278,17 @@ class FileSheet:
                            hint="set source.encoding in the rule file (cp932 for Shift_JIS exports)")
 
     def _duckdb_error(self, err: duckdb.Error) -> SourceError:
+        if isinstance(err, duckdb.OutOfMemoryException):
+            return SourceError(f"cannot load {self.path}: it does not fit in DuckDB's memory limit "
+                               f"({str(err).strip().splitlines()[0].removeprefix('Out of Memory Error: ')})",
+                               location=Location(str(self.path)),
+                               hint="a sheet thousands of columns wide needs more: raise RECONCILE_DUCKDB_MEMORY "
+                                    "(e.g. 4GB), or export only the columns the rule file reads")
         found = _LINE.search(str(err))
         line = int(found.group(1)) if found else None
         first = str(err).strip().splitlines()
-        reason = next((ln for ln in first[1:] if ln and not ln.startswith(("Original Line", "Possible"))),
+        # A CSV error says where on its first line and why on the next; DuckDB's advice follows.
+        reason = next((ln for ln in first[1:] if ln and not ln.startswith(("Original Line", "Possible", "*"))),
                       first[0])
         if "unicode" in str(err).lower():
             reason = f"not valid {self.rule.encoding}"
