@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import select
 import tempfile
 import threading
@@ -127,10 +128,18 @@ def _is_transient(exc: BaseException, state: str | None) -> bool:
 
 
 def _looks_like_auth(message: str) -> bool:
+    """An answer or a refusal that the same DSN gets every time: credentials, a database that
+    is not there, or a DSN libpq cannot use (an unknown option, a bad value for one)."""
     lowered = message.lower()
     return any(s in lowered for s in ("password authentication failed", "no password supplied",
                                       "does not exist", "no pg_hba.conf entry", "invalid dsn",
-                                      "invalid connection option", "missing \"=\""))
+                                      "invalid connection option", "missing \"=\"")) \
+        or _BAD_OPTION_VALUE.search(lowered) is not None
+
+
+# libpq on a connection option it cannot use: 'invalid sslmode value: "bogus"',
+# 'invalid integer value "x" for connection option "port"'.
+_BAD_OPTION_VALUE = re.compile(r"\binvalid [a-z_ ]+ value\b")
 
 
 def _first_lines(message: str, limit: int = 4) -> str:

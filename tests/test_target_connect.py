@@ -54,6 +54,16 @@ def test_connect_failure_is_classified_without_the_password(pg_dsn):
     assert "nobody_here:***@" in info.value.message
 
 
+@pytest.mark.parametrize("option", [{"sslmode": "bogus"}, {"port": "notaport"}, {"target_session_attrs": "nope"}])
+def test_a_dsn_libpq_cannot_use_is_not_worth_a_retry(pg_dsn, option):
+    """libpq refuses such a DSN before any server answers, so it has no SQLSTATE, which had made
+    it look like an unreachable server: RC521, 'this may pass on retry'. It never will."""
+    with pytest.raises(DatabaseError) as info:
+        target.connect(make_conninfo(pg_dsn, **option))
+    assert not info.value.transient and info.value.code == "RC520", info.value
+    assert "invalid" in info.value.message and "retry" not in (info.value.hint or "")
+
+
 def test_unique_violation_is_terminal_with_details(pg_dsn):
     tables.create(pg_dsn, rows=[(1,) + (None,) * 9])
     with target.connect(pg_dsn) as conn, pytest.raises(DatabaseError) as info:
