@@ -1,6 +1,8 @@
 """The file source on CSV and TSV: what DuckDB gets is what a user sees, with true row numbers."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import pytest
 from hypothesis import given
@@ -134,6 +136,15 @@ def test_missing_file_names_the_path(tmp_path):
     with pytest.raises(SourceError) as caught:
         FileSheet(FileSource(path=path)).read_headers()
     assert str(path) in caught.value.message and "not found" in caught.value.message
+
+
+@pytest.mark.parametrize("where, said", [("folder", "is a folder"), ("/dev/null", "is not a regular file")])
+def test_a_path_that_is_no_file_says_what_it_is(tmp_path, where, said):
+    """Both were 'sheet file not found', for a path that is there."""
+    path = tmp_path if where == "folder" else Path(where)
+    with pytest.raises(SourceError) as caught:
+        FileSheet(FileSource(path=path, format="csv")).read_headers()
+    assert f"sheet file {path} {said}" in caught.value.message
 
 
 def test_header_row_beyond_the_file(tmp_path):

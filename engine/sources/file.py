@@ -256,9 +256,13 @@ class FileSheet:
     # -- errors ------------------------------------------------------------------------
 
     def _check_readable(self) -> None:
-        if not self.path.is_file():
+        if not self.path.exists():
             raise SourceError(f"sheet file not found: {self.path}", location=_mark_location(self.rule),
                               hint="source.path is resolved against the rule file's folder")
+        if not self.path.is_file():  # a folder, /dev/null, a pipe: nothing an export is
+            kind = "a folder" if self.path.is_dir() else "not a regular file"
+            raise SourceError(f"sheet file {self.path} is {kind}", location=_mark_location(self.rule),
+                              hint="source.path must name the exported CSV, TSV or XLSX file")
         try:
             with open(self.path, "rb") as fh:
                 fh.read(1)
