@@ -131,7 +131,7 @@ def _stage_changes(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, in
             _copy_from_duck(conn, duck, query, [list(names)], stage, columns)
             _index_by_field(conn, stage)
     except DatabaseError as err:
-        raise _field_of_copy(err, names) from err
+        raise _field_of_copy(err, names, key=info.key.name) from err
     return stage
 
 
@@ -202,12 +202,14 @@ def _insert_group(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, inf
                                   for i, t in enumerate(texts)))
     params: dict[str, Any] = {"run_id": run_id, "rule_name": rule_name}
     params.update({f"f{i}": name for i, name in enumerate(names)})
+    action = f"inserting new rows into {info.qualified}"
     try:
-        with db_errors(f"inserting new rows into {info.qualified}", field=names[0] if len(names) == 1 else None):
+        with db_errors(action):  # the COPY names the column it could not parse: the key's, or a field's
             _copy_from_duck(conn, duck, query, [*names, list(names), list(writable)], stage, columns)
-            rows, written, lost = conn.execute(statement, params).fetchone()
     except DatabaseError as err:
-        raise _field_of_copy(err, names) from err
+        raise _field_of_copy(err, names, key=info.key.name) from err
+    with db_errors(action, field=names[0] if len(names) == 1 else None):
+        rows, written, lost = conn.execute(statement, params).fetchone()
     return int(rows), {k: int(v) for k, v in written.items()}, [
         Change(k, f, None, new, row, action="insert") for k, f, new, row in lost]
 
@@ -240,12 +242,15 @@ def _with_field(conn: psycopg.Connection, info: TableInfo, err: DatabaseError, f
     return err if found is None else _naming(err, found)
 
 
-def _field_of_copy(err: DatabaseError, names: Sequence[str]) -> DatabaseError:
-    """A COPY into an insert stage rejected column c<N> ('line 1, column c2: ...'): field names[N]."""
-    match = re.search(r"column c(\d+)\b", (err.details or {}).get("context", ""))
-    if match is None or (err.details or {}).get("field") or int(match[1]) >= len(names):
+def _field_of_copy(err: DatabaseError, names: Sequence[str], key: str | None = None) -> DatabaseError:
+    """A COPY into a stage rejected column c<N> ('line 1, column c2: ...'): field names[N]; or
+    column k, the record's key (a new row's key out of the key column's range): ``key``."""
+    match = re.search(r"column (?:c(\d+)|(k))\b", (err.details or {}).get("context", ""))
+    if match is None or (err.details or {}).get("field"):
         return err
-    return _naming(err, names[int(match[1])])
+    if match[2]:
+        return err if key is None else _naming(err, key)
+    return err if int(match[1]) >= len(names) else _naming(err, names[int(match[1])])
 
 
 def _naming(err: DatabaseError, field_name: str) -> DatabaseError:

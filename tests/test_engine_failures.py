@@ -182,3 +182,19 @@ def test_a_run_ended_by_an_unexpected_exception_is_failed_not_left_running(pg_ds
     assert fetch(pg_dsn, "SELECT field_name, errors FROM reconcile.field_stats ORDER BY field_name") == \
         [("amount", 1), ("due", 1), ("note", 1), ("owner", 1)]
     assert fetch(pg_dsn, "SELECT success, error_message FROM reconcile.field_sync_logs") == [(False, logged)]
+
+
+def test_a_new_rows_key_out_of_the_key_columns_range_names_the_key_not_a_field(pg_dsn, tmp_path):
+    """The insert stage's COPY refuses the key ('column k'); the error named the one field
+    being inserted instead."""
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute("CREATE TABLE public.small (id integer PRIMARY KEY, x text)")
+    (tmp_path / "small.csv").write_text("id,x\n1,a\n99999999999,b\n", encoding="utf-8")
+    (tmp_path / "small.yaml").write_text(
+        "version: 1\nname: small\nsource: {type: file, path: small.csv}\ntarget: {table: public.small}\n"
+        "key: {field: id, column: id}\nfields:\n  x: {column: x}\npolicy: {new_rows: insert}\n", encoding="utf-8")
+    with pytest.raises(DatabaseError) as info:
+        api.run(tmp_path / "small.yaml", dsn=pg_dsn)
+    assert info.value.details.get("field") == "id", info.value
+    assert "field 'id'" in info.value.message and "field 'x'" not in info.value.message
+    assert fetch(pg_dsn, "SELECT count(*) FROM public.small") == [(0,)]
