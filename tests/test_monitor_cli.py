@@ -75,3 +75,10 @@ def test_a_window_past_a_century_is_a_usage_error_not_a_crash(rule_file):
         out = CliRunner().invoke(main, ["stats", str(rule_file), "--since", since])
         assert out.exit_code == 2 and "is too long; at most 36500d" in out.output, out.output
     assert CliRunner().invoke(main, ["stats", str(rule_file), "--since", "36500d"]).exit_code == 0
+
+
+def test_stats_for_a_field_the_rule_file_does_not_map_is_a_usage_error(rule_file):
+    """It said 'no runs in the window' with exit 0, as for a field that merely had no runs."""
+    out = CliRunner().invoke(main, ["stats", str(rule_file), "--field", "nots"])
+    assert out.exit_code == 2 and "RC103 --field 'nots' is not mapped" in out.output and "mapped fields: note" in out.output
+    assert CliRunner().invoke(main, ["stats", str(rule_file), "--field", "note"]).exit_code == 0

@@ -61,11 +61,15 @@ def stats_command(rules: str, since: timedelta, field: str | None, min_runs: int
     same value from plain runs again (something keeps changing it back) in several runs of the window.
     """
     from .. import monitor
+    from ..errors import MappingError
 
     ruleset, connection = _open(rules, dsn)
     with connection as conn:
         figures = monitor.field_stats(conn, ruleset.name, since=since, field=field)
         records = monitor.records_with_issues(conn, ruleset.name, since=since, field=field, min_runs=min_runs)
+    if field is not None and not figures and field not in ruleset.field_names:  # a typo, not a quiet field
+        raise MappingError(f"--field {field!r} is not mapped in {rules} and has no runs in the window",
+                           hint=f"mapped fields: {', '.join(ruleset.field_names)}")
     if fmt == "json":
         emit_json({"ok": True, "rule": ruleset.name, "since_seconds": since.total_seconds(),
                    "fields": [f.to_dict() for f in figures], "records": [r.to_dict() for r in records]})
@@ -97,6 +101,7 @@ def alerts_command(rules: str, dsn: str | None, fmt: str) -> None:
     1 the check itself failed.
     """
     from .. import monitor
+    from ..errors import MappingError
 
     ruleset, connection = _open(rules, dsn)
     with connection as conn:
