@@ -12,6 +12,8 @@ Choices worth knowing:
 - ``timestamp with time zone`` is DuckDB's ``TIMESTAMPTZ`` (ICU is built into this DuckDB);
   rendered in UTC with an explicit ``+00`` offset whatever the session's time zone.
 - ``real`` and ``double precision`` are both ``DOUBLE``.
+- ``smallint``, ``integer`` and ``bigint`` keep their ranges (``SMALLINT``, ``INTEGER``,
+  ``BIGINT``), so a number the column cannot hold is an invalid cell, not a failed write.
 - ``json``, ``jsonb``, arrays, ``character(n)`` and anything unknown stay ``VARCHAR``:
   compared as the text PostgreSQL prints.
 """
@@ -23,8 +25,8 @@ UNCONSTRAINED_NUMERIC = "DECIMAL(38,10)"
 
 _EXACT = {
     "text": "VARCHAR", "character varying": "VARCHAR", "varchar": "VARCHAR", "name": "VARCHAR",
-    "citext": "VARCHAR", "smallint": "BIGINT", "integer": "BIGINT", "bigint": "BIGINT",
-    "int2": "BIGINT", "int4": "BIGINT", "int8": "BIGINT", "int": "BIGINT",
+    "citext": "VARCHAR", "smallint": "SMALLINT", "integer": "INTEGER", "bigint": "BIGINT",
+    "int2": "SMALLINT", "int4": "INTEGER", "int8": "BIGINT", "int": "INTEGER",
     "real": "DOUBLE", "double precision": "DOUBLE", "float4": "DOUBLE", "float8": "DOUBLE",
     "boolean": "BOOLEAN", "bool": "BOOLEAN", "date": "DATE",
     "timestamp without time zone": "TIMESTAMP", "timestamp": "TIMESTAMP",
@@ -40,7 +42,7 @@ def duck_type(pg_type: str) -> str:
     """The DuckDB type that holds values of a PostgreSQL column type (``format_type`` text).
 
     >>> [duck_type(t) for t in ("text", "character varying(50)", "integer", "bigint", "smallint")]
-    ['VARCHAR', 'VARCHAR', 'BIGINT', 'BIGINT', 'BIGINT']
+    ['VARCHAR', 'VARCHAR', 'INTEGER', 'BIGINT', 'SMALLINT']
     >>> duck_type("numeric(12,1)"), duck_type("numeric(5)"), duck_type("numeric"), duck_type("numeric(50,2)")
     ('DECIMAL(12,1)', 'DECIMAL(5,0)', 'DECIMAL(38,10)', 'DECIMAL(38,10)')
     >>> duck_type("double precision"), duck_type("boolean"), duck_type("date")

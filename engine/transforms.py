@@ -14,6 +14,7 @@ Literal values from rule files enter SQL only through ``sql_literal``.
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
@@ -312,13 +313,28 @@ def cell_error(v: str) -> str:
     return f"CASE WHEN starts_with({v}, '#') AND ({equal}) THEN 'cell holds the spreadsheet error ' || {_quoted(v)} END"
 
 
+_INTEGERS = ("SMALLINT", "INTEGER", "BIGINT")
+_BOUNDED_TEXT = re.compile(r"^(?:character varying|character)\((\d+)\)$")
+
+
 def final_cast(v: str, from_type: str, to_type: str, pg_type: str) -> Step:
-    """The chain's value as the column's DuckDB type; a non-NULL value that fails is invalid."""
+    """The chain's value as the column's DuckDB type; a non-NULL value that fails is invalid.
+
+    A text longer than a ``character varying(n)`` or ``character(n)`` column holds is invalid
+    too (PostgreSQL would refuse the write, and the whole run with it), unless only spaces
+    run over, which PostgreSQL cuts off, and so does this.
+    """
+    bounded = _BOUNDED_TEXT.match(pg_type)
+    if bounded and to_type == "VARCHAR":
+        n, text = int(bounded.group(1)), _text(v, from_type)
+        value = (f"CASE WHEN length({text}) <= {n} THEN {text} "
+                 f"WHEN length(rtrim({text}, ' ')) <= {n} THEN left({text}, {n}) END")
+        return Step(value, None, to_type, failure=("type", f" is longer than {pg_type} holds"))
     if from_type == to_type:
         return Step(v, None, to_type)
-    if to_type == "BIGINT" and from_type in ("VARCHAR", "ANY"):
+    if to_type in _INTEGERS and from_type in ("VARCHAR", "ANY"):
         text = _text(v, from_type)
-        value = _integer(text)
+        value = _integer(text) if to_type == "BIGINT" else f"TRY_CAST({_integer(text)} AS {to_type})"
     elif {to_type, from_type} == {"TIMESTAMP", "TIMESTAMPTZ"}:
         value = f"timezone('UTC', {v})"  # timestamp columns hold UTC wall time, whatever the session
     else:

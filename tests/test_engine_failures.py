@@ -184,12 +184,13 @@ def test_a_run_ended_by_an_unexpected_exception_is_failed_not_left_running(pg_ds
     assert fetch(pg_dsn, "SELECT success, error_message FROM reconcile.field_sync_logs") == [(False, logged)]
 
 
-def test_a_new_rows_key_out_of_the_key_columns_range_names_the_key_not_a_field(pg_dsn, tmp_path):
-    """The insert stage's COPY refuses the key ('column k'); the error named the one field
-    being inserted instead."""
+def test_a_new_rows_key_the_key_column_refuses_names_the_key_not_a_field(pg_dsn, tmp_path):
+    """An enum key DuckDB cannot check: the insert stage's COPY refuses it ('column k'), and the
+    error named the one field being inserted instead of the key."""
     with psycopg.connect(pg_dsn) as conn:
-        conn.execute("CREATE TABLE public.small (id integer PRIMARY KEY, x text)")
-    (tmp_path / "small.csv").write_text("id,x\n1,a\n99999999999,b\n", encoding="utf-8")
+        conn.execute("CREATE TYPE public.code AS ENUM ('a1', 'b2')")
+        conn.execute("CREATE TABLE public.small (id public.code PRIMARY KEY, x text)")
+    (tmp_path / "small.csv").write_text("id,x\na1,a\nzz,b\n", encoding="utf-8")
     (tmp_path / "small.yaml").write_text(
         "version: 1\nname: small\nsource: {type: file, path: small.csv}\ntarget: {table: public.small}\n"
         "key: {field: id, column: id}\nfields:\n  x: {column: x}\npolicy: {new_rows: insert}\n", encoding="utf-8")
@@ -198,3 +199,19 @@ def test_a_new_rows_key_out_of_the_key_columns_range_names_the_key_not_a_field(p
     assert info.value.details.get("field") == "id", info.value
     assert "field 'id'" in info.value.message and "field 'x'" not in info.value.message
     assert fetch(pg_dsn, "SELECT count(*) FROM public.small") == [(0,)]
+
+
+def test_an_integer_key_out_of_the_columns_range_is_an_unusable_key_not_a_failed_run(pg_dsn, tmp_path):
+    """integer is INTEGER in DuckDB now, not BIGINT: a key the column cannot hold is reported
+    (null_key, 'not a valid integer') and its row left out; the other rows are inserted."""
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute("CREATE TABLE public.small (id integer PRIMARY KEY, x text)")
+    (tmp_path / "small.csv").write_text("id,x\n1,a\n99999999999,b\n", encoding="utf-8")
+    (tmp_path / "small.yaml").write_text(
+        "version: 1\nname: small\nsource: {type: file, path: small.csv}\ntarget: {table: public.small}\n"
+        "key: {field: id, column: id}\nfields:\n  x: {column: x}\npolicy: {new_rows: insert}\n", encoding="utf-8")
+    result = api.run(tmp_path / "small.yaml", dsn=pg_dsn)
+    assert result.status == "succeeded" and result.inserted_rows == 1
+    assert fetch(pg_dsn, "SELECT id, x FROM public.small") == [(1, "a")]
+    unusable = [(d.status, d.message) for d in result.plan.differences if d.status == "null_key"]
+    assert unusable == [("null_key", "key: type: '99999999999' is not a valid integer")], unusable

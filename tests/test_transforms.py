@@ -284,3 +284,19 @@ def test_doctests_of_the_duckdb_core_pass():
     for module in (engine.duck_types, engine.transforms, engine.planner):
         result = doctest.testmod(module)
         assert result.failed == 0 and result.attempted > 0, module.__name__
+
+
+def test_a_value_the_column_cannot_hold_is_invalid_not_a_failed_write(con):
+    """Ranges of smallint and integer and lengths of varchar(n) and character(n): PostgreSQL
+    would refuse the write and with it the whole run; here the cell is invalid, and the rest
+    goes on. Only spaces running over a length are cut off, as PostgreSQL cuts them."""
+    assert run(con, ["to_integer"], ["2147483647", "2147483648", "-2147483649"], "integer") == [
+        ("2147483647", None), (None, "type: '2147483648' is not a valid integer"),
+        (None, "type: '-2147483649' is not a valid integer")]
+    assert run(con, [], ["32767", "32768"], "smallint") == [
+        ("32767", None), (None, "type: '32768' is not a valid smallint")]
+    assert run(con, [], ["abc", "abcd", "ab    ", "田中太郎", "田中"], "character varying(3)") == [
+        ("abc", None), (None, "type: 'abcd' is longer than character varying(3) holds"), ("ab ", None),
+        (None, "type: '田中太郎' is longer than character varying(3) holds"), ("田中", None)]
+    assert run(con, ["trim"], ["abcd"], "character(3)") == [
+        (None, "type: 'abcd' is longer than character(3) holds")]
