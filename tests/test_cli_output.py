@@ -9,6 +9,8 @@ from click.testing import CliRunner
 
 from engine.cli import main
 from engine.cli.app import display_width, text_table
+from engine.cli.render import plan_text
+from engine.results import Change, FieldCounts, PlanResult
 from engine.rules import loader
 
 
@@ -55,3 +57,11 @@ def test_clicks_own_usage_errors_inside_a_command_keep_exit_2(monkeypatch, tmp_p
     monkeypatch.setattr(loader, "validate_paths", usage)
     result = CliRunner().invoke(main, ["validate", str(tmp_path)])
     assert result.exit_code == 2 and "no such thing" in result.output and "RC900" not in result.output
+
+
+def test_the_plans_sample_header_counts_rows_not_updates_against_inserts():
+    """It said '(20 of 13 differing fields)' when inserts were in the sample, and '(10 of 0
+    differing fields)' for new rows only: the sample mixes both, the figures are the plan's rows."""
+    changes = tuple(Change(f"N{i}", "note", None, "x", i, action="insert") for i in range(10))
+    plan = PlanResult("r", "public.t", (FieldCounts("note", compared=0),), new_rows=10, changes=changes)
+    assert "First planned writes (10 shown; the plan updates 0 row(s) and finds 10 new):" in plan_text(plan)

@@ -15,7 +15,8 @@ def plan_text(result: PlanResult, *, limit: int = 20) -> str:
         [[c.field, c.compared, c.differing, c.invalid, c.errors] for c in result.fields]))
     lines += [f"  ! {p}" for p in result.header_problems]
     if result.changes:
-        lines += ["", f"First planned writes ({min(limit, len(result.changes))} of {_total_writes(result)}):"]
+        lines += ["", f"First planned writes ({min(limit, len(result.changes))} shown; the plan updates "
+                      f"{result.changed_rows} row(s) and finds {result.new_rows} new):"]
         lines.append(text_table(["record", "field", "sheet value", "table value", "action"],
                                 [[c.record_key, c.field, c.new_value, c.old_value, c.action]
                                  for c in result.changes[:limit]]))
@@ -30,10 +31,6 @@ def plan_text(result: PlanResult, *, limit: int = 20) -> str:
     elif not result.has_changes:
         lines += ["", "Nothing to apply: the table agrees with the sheet for every compared field."]
     return "\n".join(lines)
-
-
-def _total_writes(result: PlanResult) -> str:
-    return f"{sum(c.differing for c in result.fields)} differing fields"
 
 
 def run_text(result: RunResult) -> str:
