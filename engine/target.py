@@ -52,17 +52,18 @@ def resolve_dsn(cli_dsn: str | None, rules: RuleSet | None, env: Mapping[str, st
     for value in (cli_dsn, rule_dsn, env.get("DATABASE_URL")):
         if value:
             return value
-    tried = ["--dsn (not given)", f"{_rule_place(rules)} (not set)", "$DATABASE_URL (not set)"]
+    # Without a rule set (rollback, db query without --rules) there was no rule file to look in.
+    tried = ["--dsn (not given)", *([f"{_rule_place(rules)} (not set)"] if rules is not None else []),
+             "$DATABASE_URL (not set)"]
+    in_rules = ", set target.dsn in the rule file" if rules is not None else ""
     raise ConfigurationError(
         f"no database: tried {', '.join(tried)}",
         location=_location(rules.target.mark) if rules is not None else None,
-        hint="pass --dsn postgresql://user@host/db, set target.dsn in the rule file, set DATABASE_URL, "
+        hint=f"pass --dsn postgresql://user@host/db{in_rules}, set DATABASE_URL, "
              "or use 'embedded' for the bundled server")
 
 
-def _rule_place(rules: RuleSet | None) -> str:
-    if rules is None:
-        return "the rule file's target.dsn"
+def _rule_place(rules: RuleSet) -> str:
     mark = rules.target.mark
     if mark is not None:
         return f"{mark.path}:{mark.line} target.dsn"

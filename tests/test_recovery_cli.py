@@ -27,7 +27,17 @@ def test_rollback_command_exit_codes(pg_dsn):
     assert forced.exit_code == 0, forced.output
     assert "1 fields restored (1 forced)" in forced.output
     assert snapshot(pg_dsn) == before
-    assert runner.invoke(main, ["rollback", "--dsn", pg_dsn]).exit_code == 2
+    for args in (["rollback", "--dsn", pg_dsn], ["rollback", "", "--dsn", pg_dsn]):  # '' too: no 'run None'
+        usage = runner.invoke(main, [*args, "--format", "json"])
+        assert usage.exit_code == 2 and json.loads(usage.stdout)["error"]["code"] == "RC100", usage.output
+
+
+def test_rollback_without_a_database_names_only_the_places_it_looked(monkeypatch):
+    """rollback takes no rule file, so the error does not say it looked in one."""
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    out = CliRunner().invoke(main, ["rollback", "b-1"])
+    assert out.exit_code == 2 and "tried --dsn (not given), $DATABASE_URL (not set)" in out.output
+    assert "rule file" not in out.output
 
 
 def test_rollback_command_reads_database_url(pg_dsn, monkeypatch):

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import click
 
-from ..errors import EXIT_USAGE
-from .app import dsn_option, echo_err, emit_json, exit_with, format_option, handles_errors, main, text_table
+from ..errors import UserError
+from .app import dsn_option, emit_json, exit_with, format_option, handles_errors, main, text_table
 
 
 def _split(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tuple[str, ...] | None:
@@ -29,8 +29,7 @@ def recover_command(rules: str, keys: tuple[str, ...], all_inconsistent: bool, f
     Undo with `reconcile rollback BACKUP_ID`.
     """
     if bool(keys) == all_inconsistent:
-        echo_err("error: give one or more --key K, or --all-inconsistent (exactly one of the two)")
-        exit_with(EXIT_USAGE)
+        raise UserError("give one or more --key K, or --all-inconsistent (exactly one of the two)")
     from .. import recovery
 
     result = recovery.recover(rules, dsn=dsn, keys=keys or None, all_inconsistent=all_inconsistent, fields=fields)
@@ -67,9 +66,9 @@ def rollback_command(backup_id: str | None, run_id: int | None, force: bool, dsn
     its own backup, so it can be rolled back too. Exit codes: 0 all restored; 1 conflicts or
     failure; 2 usage.
     """
+    backup_id = backup_id or None  # '' (an unset variable in a script) is no backup id
     if (backup_id is None) == (run_id is None):
-        echo_err("error: give a BACKUP_ID or --run RUN_ID (exactly one)")
-        exit_with(EXIT_USAGE)
+        raise UserError("give a BACKUP_ID or --run RUN_ID (exactly one)")
     from .. import recovery
 
     result = recovery.rollback(backup_id, run_id=run_id, dsn=dsn, force=force)
