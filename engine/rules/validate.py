@@ -497,7 +497,7 @@ def notify_problems(doc: Document, monitoring: dict[str, Any]) -> list[Problem]:
 
 def source_problems(doc: Document) -> list[Problem]:
     """R080 unsupported file suffix, R081 file not found (a warning), R082 worksheet and gid both given,
-    R083 an encoding that is unknown or does not decode text."""
+    R083 an encoding that is unknown or does not decode text, R084 a delimiter CSV cannot use."""
     source = doc.data.get("source")
     if not isinstance(source, dict):
         return []
@@ -508,6 +508,10 @@ def source_problems(doc: Document) -> list[Problem]:
     problem = encoding_problem(encoding) if isinstance(encoding, str) and "${" not in encoding else None
     if problem:
         out.append(doc.problem(("source", "encoding"), "R083", f"source.encoding: {problem}; {ENCODING_HINT}"))
+    delimiter = source.get("delimiter")
+    if isinstance(delimiter, str) and delimiter in ('"', "\n", "\r"):
+        out.append(doc.problem(("source", "delimiter"), "R084", f"source.delimiter: {delimiter!r} cannot separate "
+                               "cells: it quotes them or ends the line; use , ; tab or |"))
     given = source.get("path")
     if source.get("type") != "file" or not isinstance(given, str) or "${" in given:
         return out
