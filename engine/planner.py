@@ -27,7 +27,7 @@ from .duck_types import duck_type, render_sql
 from .errors import DataError
 from .results import Change, DiffRow, FieldCounts, PlanResult
 from .rules.model import Policy, RowLimit, RuleSet
-from .transforms import apply_chain, ident
+from .transforms import apply_chain, final_cast, ident
 
 PLAN_DIFF = "plan_diff"
 CHANGES = "changes"
@@ -139,7 +139,10 @@ def _default_text(con: duckdb.DuckDBPyConnection, name: str, default: Any, table
     pg_type = table_info.columns[name].pg_type
     dtype = duck_type(pg_type)
     text = "true" if default is True else "false" if default is False else str(default)
-    rendered = con.execute(f"SELECT {render_sql(f'TRY_CAST(? AS {dtype})', dtype)}", [text]).fetchall()[0][0]
+    # The cast a cell gets, so 1.5 is no integer (DuckDB's own cast rounds it to 2) and a text
+    # longer than a varchar(n) takes is refused.
+    typed = final_cast("v", "VARCHAR", dtype, pg_type).value
+    rendered = con.execute(f"SELECT {render_sql(typed, dtype)} FROM (SELECT ?::VARCHAR AS v)", [text]).fetchall()[0][0]
     if rendered is None:
         raise DataError(f"field {name!r}: default {default!r} is not a valid {pg_type}", code=BAD_DEFAULT,
                         details={"field": name})

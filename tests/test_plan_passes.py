@@ -114,11 +114,14 @@ def test_on_invalid_default_writes_the_typed_default(con):
         ("5", "3", "42"), ("6", None, "42")]
 
 
-def test_on_invalid_default_the_type_refuses_is_an_error(con):
-    w = _invalid_world(con, "default", default="many")
+@pytest.mark.parametrize("default", ["many", 1.5, "1.5", 99999999999])
+def test_on_invalid_default_the_type_refuses_is_an_error(con, default):
+    """Checked as a cell is: 1.5 is no integer (DuckDB's plain cast rounded it to 2 and wrote
+    that), and 99999999999 does not fit one (it passed here, then failed the run's write)."""
+    w = _invalid_world(con, "default", default=default)
     with pytest.raises(DataError) as caught:
         apply_on_invalid(con, w.rules, w.table_info)
-    assert caught.value.code == "RC205" and "'many' is not a valid integer" in caught.value.message
+    assert caught.value.code == "RC205" and f"{default!r} is not a valid integer" in caught.value.message
 
 
 def test_on_invalid_fail_raises_naming_field_record_and_cell(con):
