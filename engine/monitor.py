@@ -244,8 +244,8 @@ def _persistent_drift(conn: psycopg.Connection, rules: RuleSet, n: int) -> list[
 
 def _zero_compared(conn: psycopg.Connection, rules: RuleSet) -> list[Alert]:
     last = fetch_dicts(conn, _LAST_FULL_RUN, {"rule": rules.name})
-    if not last:
-        return []
+    if not last or (last[0]["counts"] or {}).get("table_rows") == 0:
+        return []  # no run yet, or the table was empty (a first load): nothing could be compared
     run_id = last[0]["id"]
     compared = {r["field_name"]: r["compared"] for r in fetch_dicts(conn, _RUN_FIELDS, {"run": run_id})}
     return [Alert(rules.name, "zero_compared", name,
@@ -270,7 +270,7 @@ _OPEN_ALERTS = "SELECT * FROM reconcile.alerts WHERE rule_name = %(rule)s AND re
 _UNANNOUNCED = ("SELECT * FROM reconcile.alerts WHERE rule_name = %(rule)s AND resolved_at IS NOT NULL "
                 "AND resolved_sent IS NULL AND last_sent IS NOT NULL ORDER BY id")
 # A failed run compared nothing because it stopped; that is a failure, not a field gone silent.
-_LAST_FULL_RUN = ("SELECT id FROM reconcile.runs WHERE rule_name = %(rule)s AND status NOT IN ('running', 'failed') "
+_LAST_FULL_RUN = ("SELECT id, counts FROM reconcile.runs WHERE rule_name = %(rule)s AND status NOT IN ('running', 'failed') "
                   "AND command = 'run' AND coalesce(selectors -> 'keys', '[]') = '[]' "
                   "AND coalesce(selectors -> 'fields', '[]') = '[]' ORDER BY started_at DESC, id DESC LIMIT 1")
 _MARK_SENT = "UPDATE reconcile.alerts SET last_sent = %s WHERE id = %s"

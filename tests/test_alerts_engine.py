@@ -41,3 +41,19 @@ def test_persistent_drift_alert_from_runs(pg_dsn, tmp_path):
     assert first.run_id < second.run_id
     assert fetch(pg_dsn, "SELECT kind, field_name, resolved_at IS NOT NULL FROM reconcile.alerts") == \
         [("persistent_drift", "amount", True)]
+
+
+def test_a_first_load_into_an_empty_table_is_no_zero_compared_alert(pg_dsn, tmp_path):
+    """Every row new, nothing to compare: zero_compared (meant for a renamed header) fired on
+    every field of a first load. Once the table has rows, a field comparing none still alerts."""
+    load_table(pg_dsn, [])
+    with webhook_receiver() as hook:
+        rules = replace(rules_for(write_sheet(tmp_path / "sheet.csv", sheet("12"))),
+                        policy=replace(rules_for(tmp_path / "sheet.csv").policy, new_rows="insert"),
+                        monitoring=Monitoring(window=timedelta(hours=1), zero_compared=True,
+                                              notify=(Notify(webhook=hook.url),)))
+        first = api.run(rules, dsn=pg_dsn)
+        assert first.inserted_rows == 1 and hook.bodies == []
+        write_sheet(tmp_path / "sheet.csv", [{**sheet("12")[0], "k": "K2"}])  # the table's K1 is no longer in it
+        api.run(rules, dsn=pg_dsn)
+        assert {(b["kind"], b["state"]) for b in hook.bodies} == {("zero_compared", "firing")}
