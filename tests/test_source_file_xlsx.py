@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import openpyxl
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from openpyxl.chart import BarChart, Reference
 
 from engine.errors import SourceError
 from engine.rules.model import FileSource
@@ -92,3 +94,21 @@ def test_round_trip_of_text_cells(tmp_path_factory, rows):
     _, got = load(path)
     expected = [(n, *(row + [""] * (3 - len(row)))) for n, row in enumerate(rows, start=2) if any(row)]
     assert got == expected
+
+
+@pytest.mark.parametrize("worksheet", [None, "Chart"])
+def test_a_workbook_whose_sheet_is_a_chart_says_so(tmp_path, worksheet):
+    """A chart sheet has no cells: an IndexError (no worksheet at all) or openpyxl's own
+    AttributeError escaped before."""
+    book = openpyxl.Workbook()
+    data = book.active
+    data.append([1])
+    chart = BarChart()
+    chart.add_data(Reference(data, min_col=1, min_row=1, max_row=1))
+    book.create_chartsheet("Chart").add_chart(chart)
+    book.remove(data)
+    path = tmp_path / "chart.xlsx"
+    book.save(path)
+    with pytest.raises(SourceError) as caught:
+        load(path, worksheet=worksheet)
+    assert "has no worksheet of cells" in caught.value.message and "chart sheet" in caught.value.hint

@@ -178,7 +178,12 @@ class FileSheet:
                                   location=_mark_location(self.rule),
                                   hint=f"worksheets: {', '.join(map(repr, book.sheetnames))}",
                                   details={"worksheets": list(book.sheetnames)})
-            yield book[title] if title is not None else book.worksheets[0]
+            sheet = book[title] if title is not None else next(iter(book.worksheets), None)
+            if sheet is None or not hasattr(sheet, "iter_rows"):  # only charts, or the one named is a chart
+                raise SourceError(f"{self.path} has no worksheet of cells" + (f" named {title!r}" if title else ""),
+                                  location=_mark_location(self.rule),
+                                  hint="a chart sheet holds no cells; export the worksheet that holds the data")
+            yield sheet
         finally:
             book.close()
 
