@@ -128,8 +128,10 @@ def open_session(rules: RulesArg, *, dsn: str | None = None, fields: Sequence[st
         duck.execute(f"SET threads = {DUCKDB_THREADS}")
         with progress.phase("diff"):
             hashed = diff_mod.HashedTarget(hashed_fields, _fetch_rows(conn, duck, table_info, keys))
-            summary = diff_mod.compute_diff(duck, ruleset, columns, table_info, sheet="sheet", target="target",
-                                            hashed=hashed, sheet_keys_built=True)
+            summary = diff_mod.compute_diff(
+                duck, ruleset, columns, table_info, sheet="sheet", target="target", hashed=hashed,
+                sheet_keys_built=True,
+                read_by_postgres=lambda column, texts: target.read_by_postgres(resolved_dsn, table_info, column, texts))
             conn.rollback()  # the end of the snapshot's transaction
             plan = planner.build_plan(duck, ruleset, summary, table_info, fields=fields, keys=keys,
                                        sample_limit=sample_limit)

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator, Sequence
 import duckdb
 
 from .columns import SNAPSHOT_KEY, ColumnMap, TableInfo
-from .duck_types import duck_type, render_sql
+from .duck_types import duck_type, reads_through_postgres, render_sql
 from .errors import DataError
 from .resources import sql as sql_text
 from .results import FieldCounts
@@ -126,7 +126,8 @@ def build_sheet_keys(con: duckdb.DuckDBPyConnection, rules: RuleSet, columns: Co
 
 def compute_diff(con: duckdb.DuckDBPyConnection, rules: RuleSet, columns: ColumnMap, table_info: TableInfo, *,
                  sheet: str = "sheet", target: str = "target", table: str = DIFF_TABLE,
-                 hashed: HashedTarget | None = None, sheet_keys_built: bool = False) -> DiffSummary:
+                 hashed: HashedTarget | None = None, sheet_keys_built: bool = False,
+                 read_by_postgres: Callable[[str, list[str]], list[str | None]] | None = None) -> DiffSummary:
     """Create the DuckDB table ``table`` (the long diff) and return its counts.
 
     Set-based: one pass for the sheet's keys; a pass over every row (transform chains in
@@ -139,12 +140,13 @@ def compute_diff(con: duckdb.DuckDBPyConnection, rules: RuleSet, columns: Column
     ``hashed``, its hashes; the values of the rows that differ are then fetched into
     ``{target}_values``. A hash snapshot of other fields than those diffed (a column the
     sheet lacks) is of no use: every row is fetched. ``sheet_keys_built``: ``build_sheet_keys``
-    has already run for this sheet and table.
+    has already run for this sheet and table. ``read_by_postgres(column, texts)``: what
+    PostgreSQL prints for each text once read into that column, or None where it refuses it;
+    given, it is asked for the fields whose type DuckDB cannot hold (``reads_through_postgres``).
     """
     fields = diffed_fields(rules, columns, table_info)
     key_type = duck_type(table_info.key.pg_type)
-    lanes = [Lane(ident(_sheet_column(columns, f)), compile_chain(f.transforms),
-                  duck_type(table_info.columns[f.name].pg_type), table_info.columns[f.name].pg_type) for f in fields]
+    lanes = [_lane(f, columns, table_info, read_by_postgres is not None) for f in fields]
     values = target
     if hashed is not None:
         values = f"{target}_values"
@@ -155,7 +157,7 @@ def compute_diff(con: duckdb.DuckDBPyConnection, rules: RuleSet, columns: Column
     if not sheet_keys_built:
         build_sheet_keys(con, rules, columns, table_info, sheet=sheet)
     with _duckdb_errors(rules):
-        prepare_chains(con, sheet, lanes)
+        prepare_chains(con, sheet, lanes, read_by_postgres)
         table_side = target if hashed is not None else values
         con.execute(_candidates_sql(fields, lanes, columns, sheet, key_type, candidates,
                                     scans=(split_scan(con, sheet), split_scan(con, table_side)),
@@ -166,6 +168,12 @@ def compute_diff(con: duckdb.DuckDBPyConnection, rules: RuleSet, columns: Column
         con.execute(_diff_sql(fields, lanes, columns, candidates, values, table))
         con.execute(f"DROP TABLE {ident(candidates)}")
         return _summary(con, fields, table, target, key_type)
+
+
+def _lane(f: FieldRule, columns: ColumnMap, table_info: TableInfo, postgres_reads: bool) -> Lane:
+    pg_type = table_info.columns[f.name].pg_type
+    return Lane(ident(_sheet_column(columns, f)), compile_chain(f.transforms), duck_type(pg_type), pg_type,
+                through_postgres=f.name if postgres_reads and reads_through_postgres(pg_type) else None)
 
 
 @contextmanager

@@ -15,7 +15,11 @@ Choices worth knowing:
 - ``smallint``, ``integer`` and ``bigint`` keep their ranges (``SMALLINT``, ``INTEGER``,
   ``BIGINT``), so a number the column cannot hold is an invalid cell, not a failed write.
 - ``json``, ``jsonb``, arrays, ``character(n)`` and anything unknown stay ``VARCHAR``:
-  compared as the text PostgreSQL prints.
+  compared as the text PostgreSQL prints. For those whose text PostgreSQL rewrites when it
+  reads a value (``jsonb`` spacing, ``inet``'s netmask, ``money``, enums, domains, arrays),
+  ``reads_through_postgres`` is true: the diff has PostgreSQL read each distinct sheet value
+  into the column and print it back, so a value given another way compares equal, and one
+  the column refuses is an invalid cell, not a failed write.
 """
 from __future__ import annotations
 
@@ -36,6 +40,8 @@ _EXACT = {
 _NUMERIC = re.compile(r"^(?:numeric|decimal)(?:\((\d+)(?:,\s*(-?\d+))?\))?$")
 _PRECISION = re.compile(r"^(timestamp|time)\(\d\)( with(?:out)? time zone)?$")
 _VARCHAR_N = re.compile(r"^character varying\(\d+\)$")
+# Text types whose values PostgreSQL prints exactly as given (trailing blanks of character(n) aside).
+_VERBATIM = re.compile(r"^(?:text|name|citext|json|bpchar|character varying(?:\(\d+\))?|character(?:\(\d+\))?)$")
 
 
 def duck_type(pg_type: str) -> str:
@@ -66,6 +72,16 @@ def duck_type(pg_type: str) -> str:
     return "VARCHAR"
 
 
+def reads_through_postgres(pg_type: str) -> bool:
+    """Whether a value for this column type is compared as PostgreSQL prints it after reading it
+    (a type DuckDB has no equivalent of, whose text PostgreSQL may rewrite or refuse).
+
+    >>> [reads_through_postgres(t) for t in ("jsonb", "inet", "public.mood", "text", "json", "integer")]
+    [True, True, True, False, False, False]
+    """
+    return duck_type(pg_type) == "VARCHAR" and not _VERBATIM.match(pg_type.strip().lower())
+
+
 def _decimal(precision: str | None, scale: str | None) -> str:
     if precision is None or int(precision) > 38:
         return UNCONSTRAINED_NUMERIC
@@ -92,4 +108,4 @@ def render_sql(expr: str, dtype: str) -> str:
     return f"CAST({expr} AS VARCHAR)"
 
 
-__all__ = ["UNCONSTRAINED_NUMERIC", "duck_type", "render_sql"]
+__all__ = ["UNCONSTRAINED_NUMERIC", "duck_type", "reads_through_postgres", "render_sql"]

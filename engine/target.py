@@ -386,6 +386,48 @@ def snapshot_to_duckdb(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection
     return loaded
 
 
+def read_by_postgres(dsn: str, info: TableInfo, column: str, texts: Sequence[str]) -> list[str | None]:
+    """Each text as PostgreSQL prints it once read into ``column`` of the table (jsonb's spacing,
+    inet's netmask, an enum's label), or None where the column's type refuses it.
+
+    The texts are COPYed into a temporary column typed like the table's, so PostgreSQL itself
+    reads them and no type name is formatted into SQL; a COPY that a text stops is taken up
+    again after that text (the texts before it, good, are copied again). On a connection of
+    its own: the snapshot's transaction is read-only. Everything is rolled back after.
+    """
+    printed: list[str | None] = [None] * len(texts)
+    with connect(dsn) as conn, db_errors(f"reading sheet values into {info.qualified}.{column}"):
+        stage = sql.Identifier("reconcile_read")
+        conn.execute(sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT NULL::integer AS n, {} AS v "
+                             "FROM {} WITH NO DATA").format(stage, sql.Identifier(column), table_ident(info)))
+        pending = list(range(len(texts)))
+        while pending:
+            refused = _copy_until_refused(conn, stage, [(i, texts[i]) for i in pending])
+            if refused is None:
+                break
+            _copy_until_refused(conn, stage, [(i, texts[i]) for i in pending[:refused]])  # good: they pass
+            pending = pending[refused + 1:]
+        for n, text in conn.execute(sql.SQL("SELECT n, v::text FROM {}").format(stage)):
+            printed[n] = text
+        conn.rollback()
+    return printed
+
+
+def _copy_until_refused(conn: psycopg.Connection, stage: sql.Identifier, rows: Sequence[tuple[int, str]]) -> int | None:
+    """COPY ``rows`` (n, text) into the stage in a savepoint; the position of the row PostgreSQL
+    refused (the COPY names its line), or None when all went in."""
+    try:
+        with conn.transaction(), conn.cursor().copy(sql.SQL("COPY {} (n, v) FROM STDIN").format(stage)) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except (psycopg.DataError, psycopg.IntegrityError) as err:  # a text the type cannot read; a domain's CHECK
+        line = re.search(r"\bCOPY [^,]*, line (\d+)\b", err.diag.context or "")  # not 'JSON data, line 1'
+        if line is None:
+            raise
+        return int(line[1]) - 1
+    return None
+
+
 def stream_copy_out(conn: psycopg.Connection, copy: sql.Composable, params: Sequence[Any] | None,
                     consume: Callable[[str, bool], None]) -> int:
     """Run ``COPY ... TO STDOUT`` into a path that ``consume(path, seekable)`` reads; return
@@ -568,6 +610,7 @@ def _duck_struct(columns: Mapping[str, str]) -> str:
     return "{" + items + "}"
 
 
-__all__ = ["APPLICATION_NAME", "SESSION_SETTINGS", "begin_snapshot", "check_table_keys", "read_only_query",
+__all__ = ["APPLICATION_NAME", "SESSION_SETTINGS", "begin_snapshot", "check_table_keys", "read_by_postgres",
+           "read_only_query",
            "classify", "connect", "db_errors", "duck_ident", "key_is_unique", "key_parameter", "read_table_info",
            "resolve_dsn", "snapshot_query", "snapshot_to_duckdb", "stream_copy_out", "table_ident"]

@@ -91,7 +91,8 @@ class Step:
     value: str
     error: str | None
     dtype: str
-    join: str | None = None  # nfkc: the text to look up in the NFKC dictionary
+    join: str | None = None  # the text to look up in a dictionary (nfkc; PostgreSQL's reading)
+    join_table: str = NFKC_TABLE  # that dictionary: (src, dst)
     # A typed step fails when a non-NULL input gives NULL: (transform, what the text is not).
     # The next layer checks it from the kept input, so no expression is computed twice.
     failure: tuple[str, str] | None = None
@@ -353,6 +354,9 @@ class Lane:
     chain: Compiled
     to_type: str  # the DuckDB type of the table column
     pg_type: str  # for messages
+    # The table column whose type PostgreSQL reads the value into and prints back, instead of
+    # a cast in DuckDB (``reads_through_postgres``); ``prepare_chains`` fills its dictionary.
+    through_postgres: str | None = None
 
 
 def chain_query(source_table: str, lanes: Sequence[Lane], keep: Sequence[str], *, final: bool = True,
@@ -384,7 +388,7 @@ def chain_query(source_table: str, lanes: Sequence[Lane], keep: Sequence[str], *
             if step.join is not None:
                 alias = f"n{i}"
                 value = value.replace(_NFKC_ALIAS, alias)
-                joins.append(f"LEFT JOIN {NFKC_TABLE} AS {alias} ON {alias}.src = {step.join}")
+                joins.append(f"LEFT JOIN {step.join_table} AS {alias} ON {alias}.src = {step.join}")
             errors += [step.error] if step.error else []
             error = f"coalesce({', '.join(errors)})" if len(errors) > 1 else errors[0]
             keep_input = f", {v} AS l{i}_p" if step.failure else ""
@@ -397,13 +401,31 @@ def chain_query(source_table: str, lanes: Sequence[Lane], keep: Sequence[str], *
 def _layer_step(lane: Lane, j: int, depth: int, v: str, dtype: str) -> Step:
     if j < len(lane.chain.steps):
         return lane.chain.steps[j](v)
+    if j == depth and lane.through_postgres is not None:
+        return _as_postgres_prints(v, dtype, lane)
     if j == depth:
         return final_cast(v, dtype, lane.to_type, lane.pg_type)
     return Step(v, None, dtype)
 
 
-def prepare_chains(con: duckdb.DuckDBPyConnection, source_table: str, lanes: Sequence[Lane]) -> None:
-    """Make everything the chains need exist on ``con``: ``sql`` macros and the NFKC dictionary.
+def postgres_dictionary(column: str) -> str:
+    """The DuckDB table of (src, dst): texts and what PostgreSQL printed after reading each into
+    ``column`` (dst NULL: the column's type refused it)."""
+    return ident(f"reconcile_pg_{column}")
+
+
+def _as_postgres_prints(v: str, dtype: str, lane: Lane) -> Step:
+    """The value as PostgreSQL prints it once read into the column; NULL (invalid) if refused."""
+    return Step(f"{_NFKC_ALIAS}.dst", None, "VARCHAR", join=_text(v, dtype),
+                join_table=postgres_dictionary(lane.through_postgres or ""),
+                failure=("type", f" is not a valid {lane.pg_type}"))
+
+
+def prepare_chains(con: duckdb.DuckDBPyConnection, source_table: str, lanes: Sequence[Lane],
+                   read_by_postgres: Callable[[str, list[str]], list[str | None]] | None = None) -> None:
+    """Make everything the chains need exist on ``con``: ``sql`` macros, the NFKC dictionary,
+    and for a lane ``through_postgres``, what PostgreSQL prints for each distinct value the
+    chain gives (``read_by_postgres(column, texts)``: one text or None per text).
 
     NFKC has no DuckDB built-in, and Python functions in DuckDB need numpy, which reconcile
     does not depend on. So the distinct non-ASCII texts that reach each ``nfkc`` step are
@@ -418,6 +440,26 @@ def prepare_chains(con: duckdb.DuckDBPyConnection, source_table: str, lanes: Seq
     for j in positions:
         _fill_nfkc(con, source_table, [lane for lane in lanes if j < len(lane.chain.names)
                                        and lane.chain.names[j] == "nfkc"], j)
+    for lane in lanes:
+        if lane.through_postgres is not None:
+            _fill_postgres_dictionary(con, source_table, lane, read_by_postgres)
+
+
+def _fill_postgres_dictionary(con: duckdb.DuckDBPyConnection, source_table: str, lane: Lane,
+                              read_by_postgres: Callable[[str, list[str]], list[str | None]] | None) -> None:
+    column = lane.through_postgres or ""
+    table = postgres_dictionary(column)
+    con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} (src VARCHAR, dst VARCHAR)")
+    before = Lane(lane.source, lane.chain, lane.to_type, lane.pg_type)  # the chain, without the final step
+    query = (f"SELECT DISTINCT CAST(l0_v AS VARCHAR) FROM ({chain_query(source_table, [before], [], final=False)}) "
+             f"WHERE l0_v IS NOT NULL AND CAST(l0_v AS VARCHAR) NOT IN (SELECT src FROM {table})")
+    texts = [r[0] for r in con.execute(query).fetchall()]
+    if not texts:
+        return
+    if read_by_postgres is None:
+        raise ValueError(f"the values of {column!r} must be read by PostgreSQL, and no reader was given")
+    con.execute(f"INSERT INTO {table} SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[])",
+                [texts, read_by_postgres(column, texts)])
 
 
 def _fill_nfkc(con: duckdb.DuckDBPyConnection, source_table: str, lanes: Sequence[Lane], j: int) -> None:
