@@ -183,3 +183,19 @@ def test_any_damaged_rule_file_gives_problems_never_a_crash(tmp_path_factory, wh
         load_rules(path, env={})
     except RuleFileError as err:
         assert any(p.severity == "error" for p in err.problems)
+
+
+@pytest.mark.parametrize("source, warned", [
+    ("{type: file, path: s.csv, worksheet: Sheet1}", True),
+    ("{type: file, path: s.txt, format: tsv, worksheet: Sheet1}", True),
+    ("{type: file, path: s.xlsx, worksheet: Sheet1}", False),
+])
+def test_a_worksheet_for_a_csv_file_is_a_warning_not_silence(tmp_path, source, warned):
+    """A CSV has one sheet: the worksheet was ignored without a word."""
+    (tmp_path / "s.csv").write_text("k\n1\n", encoding="utf-8")
+    path = tmp_path / "w.yaml"
+    path.write_text("version: 1\nname: t\nsource: " + source + "\ntarget: {table: public.t}\n"
+                    "key: {field: k, column: k}\nfields:\n  n: {column: n}\n", encoding="utf-8")
+    codes = [(p.code, p.severity) for p in validate_paths([path], env={}) if p.code != "R081"]
+    assert codes == ([("R085", "warning")] if warned else [])
+    assert load_rules(path, env={}).source.worksheet == "Sheet1"  # a warning: the file still loads

@@ -497,7 +497,8 @@ def notify_problems(doc: Document, monitoring: dict[str, Any]) -> list[Problem]:
 
 def source_problems(doc: Document) -> list[Problem]:
     """R080 unsupported file suffix, R081 file not found (a warning), R082 worksheet and gid both given,
-    R083 an encoding that is unknown or does not decode text, R084 a delimiter CSV cannot use."""
+    R083 an encoding that is unknown or does not decode text, R084 a delimiter CSV cannot use,
+    R085 a worksheet named for a CSV or TSV file (a warning: it has one sheet)."""
     source = doc.data.get("source")
     if not isinstance(source, dict):
         return []
@@ -516,6 +517,11 @@ def source_problems(doc: Document) -> list[Problem]:
     if source.get("type") != "file" or not isinstance(given, str) or "${" in given:
         return out
     path = doc.abspath.parent / Path(given).expanduser()
+    text_file = source.get("format") in ("csv", "tsv") or ("format" not in source
+                                                            and path.suffix.lower() in (".csv", ".tsv"))
+    if "worksheet" in source and text_file:
+        out.append(doc.problem(("source", "worksheet"), "R085", "source.worksheet: a CSV or TSV file has one sheet; "
+                               "the worksheet is not used (it is for XLSX files)", severity="warning", at_key=True))
     if "format" not in source and path.suffix.lower() not in FILE_SUFFIXES:
         out.append(doc.problem(("source", "path"), "R080", f"source.path: cannot tell the format of {given!r} from "
                                f"its suffix; name it .csv, .tsv or .xlsx, or add format: csv|tsv|xlsx"))
