@@ -338,6 +338,11 @@ def final_cast(v: str, from_type: str, to_type: str, pg_type: str) -> Step:
         value = _integer(text) if to_type == "BIGINT" else f"TRY_CAST({_integer(text)} AS {to_type})"
     elif {to_type, from_type} == {"TIMESTAMP", "TIMESTAMPTZ"}:
         value = f"timezone('UTC', {v})"  # timestamp columns hold UTC wall time, whatever the session
+    elif to_type == "DOUBLE":
+        # DuckDB reads 1e400 as infinity, which PostgreSQL refuses as out of range; an
+        # infinity is one only when the text says so ('inf', '-Infinity').
+        value = (f"CASE WHEN NOT isinf(TRY_CAST({v} AS DOUBLE)) OR contains(lower({_text(v, from_type)}), 'inf') "
+                 f"THEN TRY_CAST({v} AS DOUBLE) END")
     else:
         value = f"TRY_CAST({v} AS {to_type})"
     return Step(value, None, to_type, failure=("type", f" is not a valid {pg_type}"))

@@ -287,7 +287,7 @@ def test_doctests_of_the_duckdb_core_pass():
 
 
 def test_a_value_the_column_cannot_hold_is_invalid_not_a_failed_write(con):
-    """Ranges of smallint and integer and lengths of varchar(n) and character(n): PostgreSQL
+    """Ranges of smallint, integer and double precision, lengths of varchar(n) and character(n): PostgreSQL
     would refuse the write and with it the whole run; here the cell is invalid, and the rest
     goes on. Only spaces running over a length are cut off, as PostgreSQL cuts them."""
     assert run(con, ["to_integer"], ["2147483647", "2147483648", "-2147483649"], "integer") == [
@@ -300,3 +300,7 @@ def test_a_value_the_column_cannot_hold_is_invalid_not_a_failed_write(con):
         (None, "type: '田中太郎' is longer than character varying(3) holds"), ("田中", None)]
     assert run(con, ["trim"], ["abcd"], "character(3)") == [
         (None, "type: 'abcd' is longer than character(3) holds")]
+    assert run(con, ["to_decimal"], ["1e400", "-1e400", "2.5"], "double precision") == [
+        (None, "type: '1e400' is not a valid double precision"),
+        (None, "type: '-1e400' is not a valid double precision"), ("2.5", None)]  # DuckDB read them as infinity
+    assert values(con, [], ["inf", "-Infinity"], "double precision") == ["inf", "-inf"]  # said as such: kept
