@@ -60,9 +60,9 @@ def post_webhook(url: str, body: dict[str, Any], *, timeout: float = WEBHOOK_TIM
     Never raises: a URL that is not http(s), or that urllib cannot even parse, is a failed
     delivery like a refused connection (the run it reports on has already committed).
     """
-    shown = _safe_url(url)
-    if webhook_url_problem(url):
-        return f"webhook {shown} failed: {webhook_url_problem(url)}"
+    shown, problem = _safe_url(url), webhook_url_problem(url)
+    if problem:
+        return f"webhook {shown} failed: {problem}"
     try:
         request = urllib.request.Request(url, data=json.dumps(body, default=str).encode("utf-8"), method="POST",
                                          headers={"Content-Type": "application/json", "User-Agent": USER_AGENT})

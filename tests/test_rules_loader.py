@@ -199,3 +199,11 @@ def test_a_worksheet_for_a_csv_file_is_a_warning_not_silence(tmp_path, source, w
     codes = [(p.code, p.severity) for p in validate_paths([path], env={}) if p.code != "R081"]
     assert codes == ([("R085", "warning")] if warned else [])
     assert load_rules(path, env={}).source.worksheet == "Sheet1"  # a warning: the file still loads
+
+
+def test_a_webhook_in_an_unset_variable_is_the_variables_warning_not_a_bad_url(tmp_path):
+    """validate without the variable set (CI) saw '' or '${...}' and called it no http URL (R014)."""
+    path = tmp_path / "w.yaml"
+    path.write_text(MINIMAL + "monitoring:\n  notify:\n    - webhook: ${RULES_TEST_UNSET_HOOK}\n", encoding="utf-8")
+    problems = [(p.code, p.severity) for p in validate_paths([path], env={})]
+    assert problems == [("R060", "warning")], problems

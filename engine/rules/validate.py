@@ -488,7 +488,8 @@ def notify_problems(doc: Document, monitoring: dict[str, Any]) -> list[Problem]:
     out = []
     for i, sink in enumerate(sinks):
         url = sink.get("webhook") if isinstance(sink, dict) else None
-        problem = webhook_url_problem(url) if isinstance(url, str) and url.strip() else None
+        written = isinstance(url, str) and url.strip() and "${" not in url  # a ${VAR} is checked once expanded
+        problem = webhook_url_problem(url) if written else None
         if problem:
             path = ("monitoring", "notify", i, "webhook")
             out.append(doc.problem(path, "R014", f"{dotted(path)}: {problem} (write https://host/path)"))
