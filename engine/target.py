@@ -386,46 +386,52 @@ def snapshot_to_duckdb(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection
     return loaded
 
 
+# Texts COPYed into the typed stage at a time: a batch holding a text PostgreSQL refuses is
+# read again one text at a time, so a column of many refused texts costs no more than that.
+_READ_BATCH = 1000
+
+
 def read_by_postgres(dsn: str, info: TableInfo, column: str, texts: Sequence[str]) -> list[str | None]:
     """Each text as PostgreSQL prints it once read into ``column`` of the table (jsonb's spacing,
     inet's netmask, an enum's label), or None where the column's type refuses it.
 
     The texts are COPYed into a temporary column typed like the table's, so PostgreSQL itself
-    reads them and no type name is formatted into SQL; a COPY that a text stops is taken up
-    again after that text (the texts before it, good, are copied again). On a connection of
-    its own: the snapshot's transaction is read-only. Everything is rolled back after.
+    reads them and no type name is formatted into SQL; a batch it refuses part of is read one
+    text at a time, server-side (``sql/target/read_one_by_one.sql``). On a connection of its
+    own, as temporary tables cannot be made in the snapshot's read-only transaction; rolled
+    back after, so nothing stays.
     """
     printed: list[str | None] = [None] * len(texts)
     with connect(dsn) as conn, db_errors(f"reading sheet values into {info.qualified}.{column}"):
-        stage = sql.Identifier("reconcile_read")
-        conn.execute(sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT NULL::integer AS n, {} AS v "
-                             "FROM {} WITH NO DATA").format(stage, sql.Identifier(column), table_ident(info)))
-        pending = list(range(len(texts)))
-        while pending:
-            refused = _copy_until_refused(conn, stage, [(i, texts[i]) for i in pending])
-            if refused is None:
-                break
-            _copy_until_refused(conn, stage, [(i, texts[i]) for i in pending[:refused]])  # good: they pass
-            pending = pending[refused + 1:]
-        for n, text in conn.execute(sql.SQL("SELECT n, v::text FROM {}").format(stage)):
+        conn.execute(sql.SQL("CREATE TEMP TABLE reconcile_read ON COMMIT DROP AS SELECT NULL::integer AS n, {} AS v "
+                             "FROM {} WITH NO DATA").format(sql.Identifier(column), table_ident(info)))
+        conn.execute("CREATE TEMP TABLE reconcile_read_text (n integer, v text) ON COMMIT DROP")
+        for start in range(0, len(texts), _READ_BATCH):
+            batch = [(i, texts[i]) for i in range(start, min(start + _READ_BATCH, len(texts)))]
+            if _copy_refused(conn, "reconcile_read", batch):
+                _copy_refused(conn, "reconcile_read_text", batch)  # text: never refused
+                conn.execute(sql_text("target/read_one_by_one.sql"))
+                conn.execute("TRUNCATE reconcile_read_text")
+        for n, text in conn.execute("SELECT n, v::text FROM reconcile_read"):
             printed[n] = text
         conn.rollback()
     return printed
 
 
-def _copy_until_refused(conn: psycopg.Connection, stage: sql.Identifier, rows: Sequence[tuple[int, str]]) -> int | None:
-    """COPY ``rows`` (n, text) into the stage in a savepoint; the position of the row PostgreSQL
-    refused (the COPY names its line), or None when all went in."""
+def _copy_refused(conn: psycopg.Connection, stage: str, rows: Sequence[tuple[int, str]]) -> bool:
+    """COPY ``rows`` (n, text) into a stage in a savepoint; True when PostgreSQL refused a text
+    (the COPY is undone). A text may be refused with any SQLSTATE (tsvector's is a syntax
+    error): what tells it from a real failure is the COPY's own line in the error's context."""
     try:
-        with conn.transaction(), conn.cursor().copy(sql.SQL("COPY {} (n, v) FROM STDIN").format(stage)) as copy:
+        copy_in = sql.SQL("COPY {} (n, v) FROM STDIN").format(sql.Identifier(stage))
+        with conn.transaction(), conn.cursor().copy(copy_in) as copy:
             for row in rows:
                 copy.write_row(row)
-    except (psycopg.DataError, psycopg.IntegrityError) as err:  # a text the type cannot read; a domain's CHECK
-        line = re.search(r"\bCOPY [^,]*, line (\d+)\b", err.diag.context or "")  # not 'JSON data, line 1'
-        if line is None:
+    except psycopg.Error as err:
+        if not re.search(rf"\bCOPY {stage}, line \d+", getattr(err.diag, "context", None) or ""):
             raise
-        return int(line[1]) - 1
-    return None
+        return True
+    return False
 
 
 def stream_copy_out(conn: psycopg.Connection, copy: sql.Composable, params: Sequence[Any] | None,

@@ -81,5 +81,12 @@ def test_postgresql_reads_each_text_and_refuses_some_without_stopping(things, pg
     texts = ['{"b":2, "a":1}', "nope", "[ ]", "{", "null"]
     assert target.read_by_postgres(pg_dsn, info, "j", texts) == ['{"a": 1, "b": 2}', None, "[]", None, "null"]
     assert target.read_by_postgres(pg_dsn, info, "sp", ["0", "1", "99", "100"]) == [None, "1", "99", None]
+    many = [f"bad {i}" for i in range(2500)] + ['{"a":1}']  # batches refused in part are read one by one
+    assert target.read_by_postgres(pg_dsn, info, "j", many) == [None] * 2500 + ['{"a": 1}']
+    with psycopg.connect(pg_dsn) as conn:  # tsvector refuses a text with a syntax error (42601), not 22xxx
+        conn.execute("ALTER TABLE public.things ADD COLUMN tv tsvector")
+    with target.connect(pg_dsn) as conn:
+        info = target.read_table_info(conn, rules, [*rules.field_names, "tv"])
+    assert target.read_by_postgres(pg_dsn, info, "tv", ["b a", "'open", "c"]) == ["'a' 'b'", None, "'c'"]
     with psycopg.connect(pg_dsn) as conn:  # nothing of it stays
         assert conn.execute("SELECT to_regclass('pg_temp.reconcile_read')").fetchone()[0] is None
