@@ -299,9 +299,10 @@ def run(rules: RulesArg, *, dsn: str | None = None, fields: Sequence[str] | None
 
 def _log_unexpected(dsn: str, run_id: int, rules: RuleSet, fields: Sequence[str] | None,
                     exc: BaseException) -> None:
-    """Record a run ended by an exception reconcile did not raise on purpose as ``failed``;
-    the data transaction was rolled back with it. The exception itself is what the caller
-    then sees, so a failure to log it is not raised over it."""
+    """Record a run ended by an exception reconcile did not raise on purpose as ``failed``
+    (before its data committed; after, ``_finish_after_commit`` has made it ``partial`` and
+    this leaves it so). The exception itself is what the caller then sees, so a failure to log
+    it is not raised over it."""
     message = "interrupted" if isinstance(exc, KeyboardInterrupt) else unexpected_message(exc)
     try:
         runlog.log_failure(dsn, run_id, rules.name, [(None, None, message)], _error_counts(rules, fields, message))
@@ -342,18 +343,38 @@ def _apply_session(session: Session, run_id: int, command: str,
         runlog.log_failure(session.dsn, run_id, rules.name, [(_record_of(err), _field_of(err), str(err))],
                            _failed_counts(result.fields, session, err))
         raise err
-    with progress.phase("read back"):
-        mismatches = tuple(apply_mod.read_back(conn, session.duck, session.table_info, changes="changes",
-                                               inserts="inserts", written=applied))
-        conn.rollback()
-    errors = tuple(_readback_messages(mismatches)) + tuple(f"field {f!r} skipped: {p}" for f, p in _skip_reasons(session))
-    status = "partial" if errors else "succeeded"
-    run_counts = _run_counts(result, applied, counts, mismatches)
-    runlog.finish_run(conn, run_id, status, run_counts, "\n".join(errors) or None)
-    conn.commit()
+    try:
+        with progress.phase("read back"):
+            mismatches = tuple(apply_mod.read_back(conn, session.duck, session.table_info, changes="changes",
+                                                   inserts="inserts", written=applied))
+            conn.rollback()
+        errors = tuple(_readback_messages(mismatches)) + tuple(f"field {f!r} skipped: {p}"
+                                                               for f, p in _skip_reasons(session))
+        status = "partial" if errors else "succeeded"
+        run_counts = _run_counts(result, applied, counts, mismatches)
+        runlog.finish_run(conn, run_id, status, run_counts, "\n".join(errors) or None)
+        conn.commit()
+    except BaseException as exc:  # the writes are committed: the run is partial, never failed
+        _finish_after_commit(session.dsn, run_id, _run_counts(result, applied, counts, ()), exc)
+        raise
     return RunResult(run_id, status, result, tuple(counts), written=sum(c.written for c in counts),
                      inserted_rows=applied.inserted_rows, conflicts=tuple(applied.conflicts),
                      errors=errors, readback_mismatches=mismatches)
+
+
+def _finish_after_commit(dsn: str, run_id: int, counts: dict[str, Any], exc: BaseException) -> None:
+    """End a run whose data transaction committed but whose read-back or end did not complete:
+    ``partial``, with the committed counts and what stopped it. The caller's handlers then find
+    the run finished and leave it so; a failure to record it is not raised over ``exc``."""
+    why = "interrupted" if isinstance(exc, KeyboardInterrupt) else \
+        str(exc) if isinstance(exc, ReconcileError) else unexpected_message(exc)
+    try:
+        with target.connect(dsn) as conn:
+            runlog.finish_run(conn, run_id, "partial", counts,
+                              f"the writes were committed, then the run stopped before its read-back ended: {why}")
+            conn.commit()
+    except ReconcileError:
+        pass
 
 
 def _with_skipped(result: PlanResult, session: Session) -> PlanResult:

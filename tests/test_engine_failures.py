@@ -215,3 +215,23 @@ def test_an_integer_key_out_of_the_columns_range_is_an_unusable_key_not_a_failed
     assert fetch(pg_dsn, "SELECT id, x FROM public.small") == [(1, "a")]
     unusable = [(d.status, d.message) for d in result.plan.differences if d.status == "null_key"]
     assert unusable == [("null_key", "key: type: '99999999999' is not a valid integer")], unusable
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt(), RuntimeError("a bug in the read-back")])
+def test_a_run_stopped_after_its_writes_committed_is_partial_not_failed(pg_dsn, tmp_path, monkeypatch, stop):
+    """The data transaction had committed; a Ctrl-C or a bug in the read-back made the record say
+    failed, with written 0, for writes that are in the table (found in review)."""
+    load_table(pg_dsn, TABLE)
+
+    def stopped(*args, **kwargs):
+        raise stop
+
+    monkeypatch.setattr(api.apply_mod, "read_back", stopped)  # the fault, injected after the commit
+    rules = rules_for(write_sheet(tmp_path / "sheet.csv", [{**row, "owner": ""} for row in SHEET]))
+    with pytest.raises(type(stop)):
+        api.run(rules, dsn=pg_dsn)
+    assert fetch(pg_dsn, "SELECT note FROM world ORDER BY k") == [("new",), ("new",)], "the writes stay"
+    (status, error, written), = fetch(pg_dsn, "SELECT status, error, (counts->>'written')::int FROM reconcile.runs")
+    assert (status, written) == ("partial", 2)
+    assert error.startswith("the writes were committed, then the run stopped before its read-back ended: ")
+    assert fetch(pg_dsn, "SELECT sum(written) FROM reconcile.field_stats") == [(2,)]
