@@ -444,9 +444,13 @@ def duration(text: str) -> timedelta:
 
 def duration_in_range(text: str) -> bool:
     """Whether ``90s``-style ``text`` is longer than zero and at most ``MAX_DURATION``
-    (computed in seconds: a huge count overflows a timedelta)."""
-    seconds = int(text[:-1]) * timedelta(**{DURATION_UNITS[text[-1]]: 1}).total_seconds()
-    return 0 < seconds <= MAX_DURATION.total_seconds()
+    (in whole seconds: a huge count overflows a timedelta, and a float too).
+
+    >>> duration_in_range("36500d"), duration_in_range("0h"), duration_in_range("9" * 400 + "d")
+    (True, False, False)
+    """
+    unit = int(timedelta(**{DURATION_UNITS[text[-1]]: 1}).total_seconds())
+    return 0 < int(text[:-1]) * unit <= int(MAX_DURATION.total_seconds())
 
 
 def _policy(spec: dict[str, Any]) -> Policy:
