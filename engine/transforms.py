@@ -315,7 +315,7 @@ def cell_error(v: str) -> str:
 
 
 _INTEGERS = ("SMALLINT", "INTEGER", "BIGINT")
-_BOUNDED_TEXT = re.compile(r"^(?:character varying|character)\((\d+)\)$")
+_BOUNDED_TEXT = re.compile(r"^(character varying|character)\((\d+)\)$")
 
 
 def final_cast(v: str, from_type: str, to_type: str, pg_type: str) -> Step:
@@ -327,9 +327,12 @@ def final_cast(v: str, from_type: str, to_type: str, pg_type: str) -> Step:
     """
     bounded = _BOUNDED_TEXT.match(pg_type)
     if bounded and to_type == "VARCHAR":
-        n, text = int(bounded.group(1)), _text(v, from_type)
-        value = (f"CASE WHEN length({text}) <= {n} THEN {text} "
-                 f"WHEN length(rtrim({text}, ' ')) <= {n} THEN left({text}, {n}) END")
+        kind, n, text = bounded.group(1), int(bounded.group(2)), _text(v, from_type)
+        if kind == "character":  # it prints without its padding: compared without trailing spaces
+            value = f"CASE WHEN length(rtrim({text}, ' ')) <= {n} THEN rtrim({text}, ' ') END"
+        else:
+            value = (f"CASE WHEN length({text}) <= {n} THEN {text} "
+                     f"WHEN length(rtrim({text}, ' ')) <= {n} THEN left({text}, {n}) END")
         return Step(value, None, to_type, failure=("type", f" is longer than {pg_type} holds"))
     if from_type == to_type:
         return Step(v, None, to_type)

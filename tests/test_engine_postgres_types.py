@@ -90,3 +90,22 @@ def test_postgresql_reads_each_text_and_refuses_some_without_stopping(things, pg
     assert target.read_by_postgres(pg_dsn, info, "tv", ["b a", "'open", "c"]) == ["'a' 'b'", None, "'c'"]
     with psycopg.connect(pg_dsn) as conn:  # nothing of it stays
         assert conn.execute("SELECT to_regclass('pg_temp.reconcile_read')").fetchone()[0] is None
+
+
+def test_bounded_text_columns_converge_and_refuse_what_they_cannot_hold(pg_dsn, tmp_path: Path):
+    """character(n) prints without its padding and varchar(n) keeps it: a run then a plan finds
+    nothing more to do, and a text longer than the column takes is an invalid cell."""
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute("CREATE TABLE public.codes (id text PRIMARY KEY, c character(3), v varchar(3))")
+        conn.execute("INSERT INTO public.codes VALUES ('a', 'x', 'x'), ('b', 'x', 'x')")
+    (tmp_path / "codes.csv").write_text("id,c,v\na,cd    ,ab    \nb,long,long\n", encoding="utf-8")
+    (tmp_path / "codes.yaml").write_text(
+        "version: 1\nname: codes\nsource: {type: file, path: codes.csv}\ntarget: {table: public.codes}\n"
+        "key: {field: id, column: id}\nfields:\n  c: {column: c}\n  v: {column: v}\n", encoding="utf-8")
+    result = api.run(tmp_path / "codes.yaml", dsn=pg_dsn)
+    assert (result.status, result.written) == ("succeeded", 2)
+    again = api.plan(tmp_path / "codes.yaml", dsn=pg_dsn)
+    assert (again.changed_rows, again.invalid) == (0, 2)
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT id, c::text, v FROM public.codes ORDER BY id").fetchall() == [
+            ("a", "cd", "ab "), ("b", "x", "x")]

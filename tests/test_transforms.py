@@ -298,8 +298,8 @@ def test_a_value_the_column_cannot_hold_is_invalid_not_a_failed_write(con):
     assert run(con, [], ["abc", "abcd", "ab    ", "田中太郎", "田中"], "character varying(3)") == [
         ("abc", None), (None, "type: 'abcd' is longer than character varying(3) holds"), ("ab ", None),
         (None, "type: '田中太郎' is longer than character varying(3) holds"), ("田中", None)]
-    assert run(con, ["trim"], ["abcd"], "character(3)") == [
-        (None, "type: 'abcd' is longer than character(3) holds")]
+    assert run(con, [], ["abcd", "cd    ", "ab "], "character(3)") == [  # printed without padding
+        (None, "type: 'abcd' is longer than character(3) holds"), ("cd", None), ("ab", None)]
     assert run(con, ["to_decimal"], ["1e400", "-1e400", "2.5"], "double precision") == [
         (None, "type: '1e400' is not a valid double precision"),
         (None, "type: '-1e400' is not a valid double precision"), ("2.5", None)]  # DuckDB read them as infinity
