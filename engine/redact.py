@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import re
 
-# The password runs to the last '@' before the host: an unencoded '@' in it is masked too.
-_URL_PASSWORD = re.compile(r"(?P<scheme>postgres(?:ql)?://)(?P<user>[^:@/\s]*):(?P<pw>[^/\s]*)@")
+# The password runs to the last '@' of the URL: an unencoded '@' or '/' in it is masked too.
+_URL_PASSWORD = re.compile(r"(?i)(?P<scheme>postgres(?:ql)?://)(?P<user>[^:@/\s]*):(?P<pw>\S*)@")
 _KV_PASSWORD = re.compile(r"(?i)\b(password)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)")
 _PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S)
 
@@ -14,8 +14,8 @@ def redact(text: str) -> str:
 
     >>> redact("postgresql://app:s3cret@db:5432/x failed")
     'postgresql://app:***@db:5432/x failed'
-    >>> redact("postgresql://app:pa@ss@db/x")
-    'postgresql://app:***@db/x'
+    >>> redact("postgresql://app:pa@ss@db/x"), redact("POSTGRES://app:pa/ss@db/x")
+    ('postgresql://app:***@db/x', 'POSTGRES://app:***@db/x')
     >>> redact("host=db password='a b' dbname=x")
     'host=db password=*** dbname=x'
     """
