@@ -270,7 +270,8 @@ _OPEN_ALERTS = "SELECT * FROM reconcile.alerts WHERE rule_name = %(rule)s AND re
 _UNANNOUNCED = ("SELECT * FROM reconcile.alerts WHERE rule_name = %(rule)s AND resolved_at IS NOT NULL "
                 "AND resolved_sent IS NULL AND last_sent IS NOT NULL ORDER BY id")
 # A failed run compared nothing because it stopped; that is a failure, not a field gone silent.
-_LAST_FULL_RUN = ("SELECT id, counts FROM reconcile.runs WHERE rule_name = %(rule)s AND status NOT IN ('running', 'failed') "
+_LAST_FULL_RUN = ("SELECT id, counts FROM reconcile.runs "
+                  "WHERE rule_name = %(rule)s AND status NOT IN ('running', 'failed') "
                   "AND command = 'run' AND coalesce(selectors -> 'keys', '[]') = '[]' "
                   "AND coalesce(selectors -> 'fields', '[]') = '[]' ORDER BY started_at DESC, id DESC LIMIT 1")
 _MARK_SENT = "UPDATE reconcile.alerts SET last_sent = %s WHERE id = %s"

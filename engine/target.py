@@ -175,8 +175,9 @@ def read_only_query(conn: psycopg.Connection, query: str, limit: int = 1000) -> 
     """Column names and at most ``limit`` rows of a user's query, run in a READ ONLY transaction.
 
     For looking at the log tables where no psql is at hand (the embedded server lives only as
-    long as the command). The transaction is rolled back, so nothing the query does remains.
-    Exactly one statement: it is sent as a prepared statement, which PostgreSQL refuses to
+    long as the command). The transaction is rolled back, so what a statement may do in a
+    read-only transaction does not remain (a superuser's COPY TO PROGRAM is beyond any such
+    guard: the embedded server's role is one). Exactly one statement: it is sent as a prepared statement, which PostgreSQL refuses to
     hold two of (a ``COMMIT;`` first would end the read-only transaction and let the next
     statement write).
     """

@@ -69,8 +69,8 @@ def handles_errors(fn: Callable) -> Callable:
         except Exception as exc:  # a bug: said as an error like any other, the traceback on request
             if os.environ.get(DEBUG_VARIABLE):
                 echo_err("".join(traceback.format_exception(exc)).rstrip())
-            internal = InternalError(unexpected_message(exc), hint=f"this is a bug in reconcile; set {DEBUG_VARIABLE}=1 "
-                                     "to see where it happened, and report it with that output")
+            hint = f"this is a bug in reconcile; set {DEBUG_VARIABLE}=1 to see where it happened, and report it"
+            internal = InternalError(unexpected_message(exc), hint=hint)
             report_error(internal, kwargs.get("fmt"))
             sys.exit(internal.exit_code)
 

@@ -101,7 +101,6 @@ def alerts_command(rules: str, dsn: str | None, fmt: str) -> None:
     1 the check itself failed.
     """
     from .. import monitor
-    from ..errors import MappingError
 
     ruleset, connection = _open(rules, dsn)
     with connection as conn:
