@@ -221,6 +221,10 @@ class _Background:
         self._outcome: tuple[bool, Any] = (False, None)
         self._taken = False
         self._cancel = cancel
+        # Waited on instead of Thread.join: a join that a signal interrupts (Ctrl-C, SIGTERM)
+        # marks the thread stopped while it still runs (CPython bpo-45274), and discard would
+        # then leave the COPY running and the process hanging at exit.
+        self._finished = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(fn, args), daemon=True)
         self._thread.start()
 
@@ -229,6 +233,8 @@ class _Background:
             self._outcome = (True, fn(*args))
         except BaseException as exc:  # handed to the thread that asks for the result
             self._outcome = (False, exc)
+        finally:
+            self._finished.set()
 
     def result(self) -> Any:
         ok, value = self._join()
@@ -242,15 +248,14 @@ class _Background:
         or for a lock the COPY waits on.)"""
         if self._taken:
             return
-        while self._thread.is_alive():
+        while not self._finished.wait(self.CANCEL_EVERY):
             self._cancel()
-            self._thread.join(self.CANCEL_EVERY)
         ok, value = self._join()
         if ok:
             value[0].close()
 
     def _join(self) -> tuple[bool, Any]:
-        self._thread.join()
+        self._finished.wait()
         self._taken = True
         return self._outcome
 
@@ -303,7 +308,7 @@ def _log_unexpected(dsn: str, run_id: int, rules: RuleSet, fields: Sequence[str]
     (before its data committed; after, ``_finish_after_commit`` has made it ``partial`` and
     this leaves it so). The exception itself is what the caller then sees, so a failure to log
     it is not raised over it."""
-    message = "interrupted" if isinstance(exc, KeyboardInterrupt) else unexpected_message(exc)
+    message = unexpected_message(exc)
     try:
         runlog.log_failure(dsn, run_id, rules.name, [(None, None, message)], _error_counts(rules, fields, message))
     except ReconcileError:
@@ -366,8 +371,7 @@ def _finish_after_commit(dsn: str, run_id: int, counts: dict[str, Any], exc: Bas
     """End a run whose data transaction committed but whose read-back or end did not complete:
     ``partial``, with the committed counts and what stopped it. The caller's handlers then find
     the run finished and leave it so; a failure to record it is not raised over ``exc``."""
-    why = "interrupted" if isinstance(exc, KeyboardInterrupt) else \
-        str(exc) if isinstance(exc, ReconcileError) else unexpected_message(exc)
+    why = str(exc) if isinstance(exc, ReconcileError) else unexpected_message(exc)
     try:
         with target.connect(dsn) as conn:
             runlog.finish_run(conn, run_id, "partial", counts,
