@@ -180,7 +180,14 @@ class InternalError(ReconcileError):
     code = "RC900"
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a cron or CI timeout, a service stop), raised by the command line's handler: it
+    stops a command the way Ctrl-C does, so its transaction rolls back and its run is recorded."""
+
+
 def unexpected_message(exc: BaseException) -> str:
     """What to say of an exception reconcile did not expect: its type and message, without
-    a password (``engine.redact``)."""
+    a password (``engine.redact``); a stop by signal says which."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
     return redact(f"internal error: {type(exc).__name__}: {exc}")

@@ -6,7 +6,11 @@ after the plan was made; the failure is seen by the apply step and again by ``ru
 """
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
+import time
 from dataclasses import replace
 from datetime import timedelta
 
@@ -235,3 +239,41 @@ def test_a_run_stopped_after_its_writes_committed_is_partial_not_failed(pg_dsn, 
     assert (status, written) == ("partial", 2)
     assert error.startswith("the writes were committed, then the run stopped before its read-back ended: ")
     assert fetch(pg_dsn, "SELECT sum(written) FROM reconcile.field_stats") == [(2,)]
+
+
+def test_sigterm_stops_a_waiting_run_recorded_as_terminated_with_exit_143(pg_dsn, tmp_path):
+    """A cron or CI timeout sends SIGTERM. The table is locked, so the run waits in its snapshot;
+    SIGTERM stops it as Ctrl-C would: exit 143, nothing written, and the run recorded failed
+    (before, the process died at once and its run stayed `running`)."""
+    load_table(pg_dsn, TABLE)
+    (tmp_path / "sheet.csv").write_text("番号,メモ\nK1,new\n", encoding="utf-8")
+    rules = tmp_path / "world.yaml"
+    rules.write_text("version: 1\nname: world\nsource: {type: file, path: sheet.csv}\n"
+                     "target: {table: public.world}\nkey: {field: k, column: 番号}\nfields:\n  note: {column: メモ}\n",
+                     encoding="utf-8")
+    command = [sys.executable, "-c", "import sys; from engine.cli import entry; sys.argv[0] = 'reconcile'; entry()",
+               "run", str(rules), "--dsn", pg_dsn]
+    with psycopg.connect(pg_dsn) as locker:
+        locker.execute("LOCK TABLE world IN ACCESS EXCLUSIVE MODE")
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            waiting = _wait_for(lambda: fetch(pg_dsn, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+                                                      "'Lock' AND application_name = 'reconcile'")[0][0] > 0)
+            assert waiting, "the run never reached the locked table"
+            process.send_signal(signal.SIGTERM)
+            _out, err = process.communicate(timeout=60)
+        finally:
+            process.kill()
+        locker.rollback()
+    assert process.returncode == 143 and "terminated (SIGTERM)" in err, err
+    assert fetch(pg_dsn, "SELECT status, error FROM reconcile.runs") == [("failed", "terminated (SIGTERM)")]
+    assert fetch(pg_dsn, "SELECT note FROM world ORDER BY k") == [("old",), ("old",)]
+
+
+def _wait_for(condition, seconds: float = 30.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False

@@ -8,10 +8,10 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from .app import main
+from .app import entry, main
 
 for _module in pkgutil.iter_modules(__path__):
     if _module.name != "app":
         importlib.import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["main"]
+__all__ = ["entry", "main"]
