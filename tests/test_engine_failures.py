@@ -21,10 +21,12 @@ from engine import api
 from engine.errors import DatabaseError, DataError, MappingError
 from engine.rules.model import Monitoring, Notify
 from support.engine_world import fetch, load_table, rules_for, table_state, write_sheet
+from support.rules import file_rules
 from support.webhook import webhook_receiver
 
 pytestmark = [pytest.mark.integration]
 
+NEW_ROWS_INSERTED = "policy: {new_rows: insert}\n"
 TABLE = [{"k": "K1", "note": "old", "owner": None, "amount": None, "due": None},
          {"k": "K2", "note": "old", "owner": None, "amount": None, "due": None}]
 SHEET = [{"k": "K1", "note": "new", "owner": "FORBIDDEN", "amount": "", "due": ""},
@@ -194,12 +196,9 @@ def test_a_new_rows_key_the_key_column_refuses_names_the_key_not_a_field(pg_dsn,
     with psycopg.connect(pg_dsn) as conn:
         conn.execute("CREATE TYPE public.code AS ENUM ('a1', 'b2')")
         conn.execute("CREATE TABLE public.small (id public.code PRIMARY KEY, x text)")
-    (tmp_path / "small.csv").write_text("id,x\na1,a\nzz,b\n", encoding="utf-8")
-    (tmp_path / "small.yaml").write_text(
-        "version: 1\nname: small\nsource: {type: file, path: small.csv}\ntarget: {table: public.small}\n"
-        "key: {field: id, column: id}\nfields:\n  x: {column: x}\npolicy: {new_rows: insert}\n", encoding="utf-8")
+    rules = file_rules(tmp_path, "small", "id,x\na1,a\nzz,b\n", "  x: {column: x}\n", extra=NEW_ROWS_INSERTED)
     with pytest.raises(DatabaseError) as info:
-        api.run(tmp_path / "small.yaml", dsn=pg_dsn)
+        api.run(rules, dsn=pg_dsn)
     assert info.value.details.get("field") == "id", info.value
     assert "field 'id'" in info.value.message and "field 'x'" not in info.value.message
     assert fetch(pg_dsn, "SELECT count(*) FROM public.small") == [(0,)]
@@ -210,11 +209,8 @@ def test_an_integer_key_out_of_the_columns_range_is_an_unusable_key_not_a_failed
     (null_key, 'not a valid integer') and its row left out; the other rows are inserted."""
     with psycopg.connect(pg_dsn) as conn:
         conn.execute("CREATE TABLE public.small (id integer PRIMARY KEY, x text)")
-    (tmp_path / "small.csv").write_text("id,x\n1,a\n99999999999,b\n", encoding="utf-8")
-    (tmp_path / "small.yaml").write_text(
-        "version: 1\nname: small\nsource: {type: file, path: small.csv}\ntarget: {table: public.small}\n"
-        "key: {field: id, column: id}\nfields:\n  x: {column: x}\npolicy: {new_rows: insert}\n", encoding="utf-8")
-    result = api.run(tmp_path / "small.yaml", dsn=pg_dsn)
+    rules = file_rules(tmp_path, "small", "id,x\n1,a\n99999999999,b\n", "  x: {column: x}\n", extra=NEW_ROWS_INSERTED)
+    result = api.run(rules, dsn=pg_dsn)
     assert result.status == "succeeded" and result.inserted_rows == 1
     assert fetch(pg_dsn, "SELECT id, x FROM public.small") == [(1, "a")]
     unusable = [(d.status, d.message) for d in result.plan.differences if d.status == "null_key"]

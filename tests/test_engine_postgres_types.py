@@ -12,6 +12,7 @@ import pytest
 
 from engine import api, target
 from engine.rules import load_rules
+from support.rules import file_rules
 
 pytestmark = pytest.mark.integration
 
@@ -98,13 +99,11 @@ def test_bounded_text_columns_converge_and_refuse_what_they_cannot_hold(pg_dsn, 
     with psycopg.connect(pg_dsn) as conn:
         conn.execute("CREATE TABLE public.codes (id text PRIMARY KEY, c character(3), v varchar(3))")
         conn.execute("INSERT INTO public.codes VALUES ('a', 'x', 'x'), ('b', 'x', 'x')")
-    (tmp_path / "codes.csv").write_text("id,c,v\na,cd    ,ab    \nb,long,long\n", encoding="utf-8")
-    (tmp_path / "codes.yaml").write_text(
-        "version: 1\nname: codes\nsource: {type: file, path: codes.csv}\ntarget: {table: public.codes}\n"
-        "key: {field: id, column: id}\nfields:\n  c: {column: c}\n  v: {column: v}\n", encoding="utf-8")
-    result = api.run(tmp_path / "codes.yaml", dsn=pg_dsn)
+    rules = file_rules(tmp_path, "codes", "id,c,v\na,cd    ,ab    \nb,long,long\n",
+                       "  c: {column: c}\n  v: {column: v}\n")
+    result = api.run(rules, dsn=pg_dsn)
     assert (result.status, result.written) == ("succeeded", 2)
-    again = api.plan(tmp_path / "codes.yaml", dsn=pg_dsn)
+    again = api.plan(rules, dsn=pg_dsn)
     assert (again.changed_rows, again.invalid) == (0, 2)
     with psycopg.connect(pg_dsn) as conn:
         assert conn.execute("SELECT id, c::text, v FROM public.codes ORDER BY id").fetchall() == [

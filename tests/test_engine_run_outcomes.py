@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from engine import api
 from engine.cli import main
 from engine.resources import resource_path
+from support.rules import file_rules
 
 pytestmark = pytest.mark.integration
 RULES = resource_path("rules", "buyers_file.yaml")
@@ -131,14 +132,11 @@ def test_table_columns_named_like_the_snapshots_own_columns_sync(pg_dsn, tmp_pat
     with psycopg.connect(pg_dsn) as conn:
         conn.execute("CREATE TABLE public.clash (id text PRIMARY KEY, k text, h integer, values_key text)")
         conn.execute("INSERT INTO public.clash VALUES ('u1', 'old', 1, 'x'), ('u2', 'same', 2, 'y')")
-    (tmp_path / "clash.csv").write_text("id,k,h,values_key\nu1,new,10,x\nu2,same,2,y\n", encoding="utf-8")
-    (tmp_path / "clash.yaml").write_text(
-        "version: 1\nname: clash\nsource: {type: file, path: clash.csv}\ntarget: {table: public.clash}\n"
-        "key: {field: id, column: id}\nfields:\n  k: {column: k}\n  h: {column: h, transform: [to_integer]}\n"
-        "  values_key: {column: values_key}\n", encoding="utf-8")
-    result = api.run(tmp_path / "clash.yaml", dsn=pg_dsn)
+    rules = file_rules(tmp_path, "clash", "id,k,h,values_key\nu1,new,10,x\nu2,same,2,y\n",
+                       "  k: {column: k}\n  h: {column: h, transform: [to_integer]}\n  values_key: {column: values_key}\n")
+    result = api.run(rules, dsn=pg_dsn)
     assert (result.status, result.written) == ("succeeded", 2)
     with psycopg.connect(pg_dsn) as conn:
         assert conn.execute("SELECT id, k, h, values_key FROM public.clash ORDER BY id").fetchall() == [
             ("u1", "new", 10, "x"), ("u2", "same", 2, "y")]
-    assert api.plan(tmp_path / "clash.yaml", dsn=pg_dsn).changed_rows == 0
+    assert api.plan(rules, dsn=pg_dsn).changed_rows == 0

@@ -51,3 +51,13 @@ def write_rules(folder: Path, text: str = MINIMAL, name: str = "rules.yaml") -> 
     path = folder / name
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def file_rules(folder: Path, name: str, sheet_csv: str, fields: str, *, extra: str = "") -> Path:
+    """A rule file beside its sheet: ``<name>.csv`` holding ``sheet_csv``, read into the table
+    ``public.<name>`` keyed by ``id`` (the sheet's column ``id``); ``fields`` are the YAML lines
+    under ``fields:``, ``extra`` more top-level YAML (a policy). Returns the rule file's path."""
+    (folder / f"{name}.csv").write_text(sheet_csv, encoding="utf-8")
+    return write_rules(folder, f"version: 1\nname: {name}\nsource: {{type: file, path: {name}.csv}}\n"
+                               f"target: {{table: public.{name}}}\nkey: {{field: id, column: id}}\n"
+                               f"fields:\n{fields}{extra}", name=f"{name}.yaml")
