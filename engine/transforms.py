@@ -43,7 +43,7 @@ _DECIMAL = rf"^{_BLANKS}({_BARE_DECIMAL}){_BLANKS}$"
 _SERIAL = r"^[ \t\n\f\r]*[0-9]+(\.[0-9]+)?[ \t\n\f\r]*$"
 SERIAL_EPOCH = "1899-12-30"
 NFKC_TABLE = "reconcile_nfkc"
-_NFKC_ALIAS = "__nfkc__"
+_JOIN_ALIAS = "__dictionary__"  # a step's dictionary (Step.join_table), renamed per lane by chain_query
 
 
 def sql_literal(value: Any) -> str:
@@ -140,8 +140,8 @@ def _collapse(v: str) -> Step:
 
 def _nfkc(v: str) -> Step:
     # ASCII is NFKC already, so only other texts are looked up in the dictionary that
-    # ``prepare_chains`` filled from Python's unicodedata (the layer joins it as _NFKC_ALIAS).
-    return Step(f"CASE WHEN strlen({v}) = length({v}) THEN {v} ELSE coalesce({_NFKC_ALIAS}.dst, {v}) END",
+    # ``prepare_chains`` filled from Python's unicodedata (the layer joins it as _JOIN_ALIAS).
+    return Step(f"CASE WHEN strlen({v}) = length({v}) THEN {v} ELSE coalesce({_JOIN_ALIAS}.dst, {v}) END",
                 None, "VARCHAR", join=v)
 
 
@@ -395,7 +395,7 @@ def chain_query(source_table: str, lanes: Sequence[Lane], keep: Sequence[str], *
             value = step.value
             if step.join is not None:
                 alias = f"n{i}"
-                value = value.replace(_NFKC_ALIAS, alias)
+                value = value.replace(_JOIN_ALIAS, alias)
                 joins.append(f"LEFT JOIN {step.join_table} AS {alias} ON {alias}.src = {step.join}")
             errors += [step.error] if step.error else []
             error = f"coalesce({', '.join(errors)})" if len(errors) > 1 else errors[0]
@@ -424,7 +424,7 @@ def postgres_dictionary(column: str) -> str:
 
 def _as_postgres_prints(v: str, dtype: str, lane: Lane) -> Step:
     """The value as PostgreSQL prints it once read into the column; NULL (invalid) if refused."""
-    return Step(f"{_NFKC_ALIAS}.dst", None, "VARCHAR", join=_text(v, dtype),
+    return Step(f"{_JOIN_ALIAS}.dst", None, "VARCHAR", join=_text(v, dtype),
                 join_table=postgres_dictionary(lane.through_postgres or ""),
                 failure=("type", f" is not a valid {lane.pg_type}"))
 
