@@ -2,18 +2,15 @@
 
 Every psycopg error the engine meets is sorted here, once, by ``classify`` into a transient or
 a terminal ``DatabaseError`` (see ``engine.errors``); callers check the class, never a message.
-The snapshot is one ``COPY ... TO STDOUT`` streamed to a CSV file that DuckDB reads with
-every column as VARCHAR, so the diff sees exactly the text PostgreSQL prints, NULL kept apart
-from ''.
+The snapshot is one ``COPY ... TO STDOUT`` relayed as CSV (``engine.copy_relay``) to DuckDB,
+which reads every column as VARCHAR, so the diff sees exactly the text PostgreSQL prints, NULL
+kept apart from ''.
 """
 from __future__ import annotations
 
 import difflib
 import os
 import re
-import select
-import tempfile
-import threading
 import uuid
 from contextlib import contextmanager
 from typing import Any, Callable, Collection, Iterator, Mapping, Sequence
@@ -28,6 +25,7 @@ from .errors import (DUPLICATE_TABLE_KEYS, NULL_TABLE_KEYS, SNAPSHOT_INCOMPLETE,
 from .redact import redact
 from .resources import sql as sql_text
 from .rules.model import Mark, RuleSet
+from .copy_relay import stream_copy_out
 from .transforms import ident
 
 # Session settings that make PostgreSQL's text output stable for the diff: ISO dates, UTC
@@ -342,8 +340,9 @@ _PG_COPY_OUT = "COPY ({query}) TO STDOUT (FORMAT csv, ENCODING 'UTF8')"
 # about that long (the default stopped at 2 MiB); a longer one, and every row after it, the
 # reader drops without a word, so the rows read are counted against the rows sent.
 _ROW_LIMIT_MB = 4
-_DUCK_READ = ("CREATE OR REPLACE TABLE {table} AS SELECT {select} "
-              "FROM read_csv(?, columns = {columns}, header = false, delim = ',', quote = '\"', escape = '\"', "
+_DUCK_CREATE = "CREATE OR REPLACE TABLE {table} AS "
+_DUCK_INSERT = "INSERT INTO {table} "
+_DUCK_READ = ("SELECT {select} FROM read_csv(?, columns = {columns}, header = false, delim = ',', quote = '\"', escape = '\"', "
               "nullstr = '', allow_quoted_nulls = false, auto_detect = false, new_line = '\\n', parallel = {parallel}, "
               f"buffer_size = {_ROW_LIMIT_MB << 20})")
 
@@ -365,9 +364,10 @@ def snapshot_to_duckdb(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection
         raise MappingError(f"fields not in the table info of {table_info.qualified}: {', '.join(unknown)}")
     columns = _duck_struct({SNAPSHOT_KEY: "VARCHAR", **{f: "VARCHAR" for f in fields}})
 
-    def load(path: str, seekable: bool) -> None:
-        duck.execute(_DUCK_READ.format(table=duck_ident(table), select=keep, columns=columns,
-                                       parallel=str(seekable).lower()), [path])
+    def load(path: str, seekable: bool, first: bool) -> None:
+        into = _DUCK_CREATE if first else _DUCK_INSERT
+        duck.execute(into.format(table=duck_ident(table)) + _DUCK_READ.format(
+            select=keep, columns=columns, parallel=str(seekable).lower()), [path])
 
     if keys is not None and not keys:  # nothing to ask PostgreSQL for: the empty table directly
         duck.execute(_DUCK_EMPTY.format(table=duck_ident(table), select=keep, columns=", ".join(
@@ -433,117 +433,6 @@ def _copy_refused(conn: psycopg.Connection, stage: str, rows: Sequence[tuple[int
             raise
         return True
     return False
-
-
-def stream_copy_out(conn: psycopg.Connection, copy: sql.Composable, params: Sequence[Any] | None,
-                    consume: Callable[[str, bool], None]) -> int:
-    """Run ``COPY ... TO STDOUT`` into a path that ``consume(path, seekable)`` reads; return
-    the number of rows PostgreSQL sent.
-
-    Where the OS has named pipes the path is a FIFO fed by a thread, so the reader parses while
-    PostgreSQL prints (the two overlap on two cores); elsewhere it is a temporary file.
-    A failed COPY is raised even when the reader failed first on the truncated data.
-    """
-    with tempfile.TemporaryDirectory(prefix="reconcile-snap-") as folder:
-        path = os.path.join(folder, "copy.csv")
-        if not hasattr(os, "mkfifo"):
-            sent = _copy_to_path(conn, copy, params, path)
-            consume(path, True)
-            return sent
-        os.mkfifo(path, 0o600)
-        failure: list[BaseException] = []
-        counted: list[int] = []
-        producer = threading.Thread(target=_produce, args=(conn, copy, params, path, failure, counted), daemon=True)
-        producer.start()
-        try:
-            consume(path, False)
-        except BaseException:
-            if producer.is_alive():
-                conn.cancel_safe()  # the reader gave up: stop the COPY instead of draining all of it
-            _drain(path, producer)
-            if failure:
-                raise failure[0] from None
-            raise
-        producer.join()  # the reader saw EOF, so the producer has closed the pipe: it cannot block
-        if failure:
-            raise failure[0]
-        return counted[0]
-
-
-def _copy_to_path(conn: psycopg.Connection, copy: sql.Composable, params: Sequence[Any] | None, path: str) -> int:
-    with open(path, "wb", buffering=_RELAY_BUFFER) as out, conn.cursor() as cur:
-        with cur.copy(copy, params):  # psycopg starts the COPY; its rows are taken below
-            return _relay_copy_out(conn.pgconn, out.write, conn.info.encoding)
-
-
-# Rows are gathered into writes of this size: a FIFO write wakes the reader, and 8 KiB writes
-# (Python's default) were 40,000 wake-ups for a million rows.
-_RELAY_BUFFER = 1 << 20
-
-
-def _relay_copy_out(pgconn: Any, write: Callable[[Any], Any], encoding: str) -> int:
-    """Pass every row of a started ``COPY ... TO STDOUT`` to ``write``; return the row count.
-
-    libpq's asynchronous COPY protocol, driven directly: psycopg's iteration costs a
-    generator and a wait per row (2.2 s of CPU for a million rows, against 1.5 s here), and
-    the socket is waited on only when libpq holds no complete row. A failed COPY raises
-    psycopg's error for it, as iterating the ``Copy`` would.
-    """
-    get, socket = pgconn.get_copy_data, pgconn.socket
-    while True:
-        size, row = get(1)  # 1: never block; 0 means no complete row buffered yet
-        if size > 0:
-            write(row)
-        elif size == 0:
-            _wait_readable(socket)
-            pgconn.consume_input()
-        else:  # -1: the COPY is over; -2: libpq failed (its error is on the result)
-            break
-    while pgconn.is_busy():
-        _wait_readable(socket)
-        pgconn.consume_input()
-    results = []
-    while (result := pgconn.get_result()) is not None:
-        results.append(result)
-    failed = [r for r in results if r.status != psycopg.pq.ExecStatus.COMMAND_OK]
-    if failed:
-        raise psycopg.errors.error_from_result(failed[0], encoding=encoding)
-    if not results:
-        raise psycopg.OperationalError(pgconn.error_message.decode(encoding, "replace") or "the COPY gave no result")
-    return int(results[-1].command_tuples or 0)
-
-
-def _wait_readable(socket: int) -> None:
-    select.select([socket], [], [], 1.0)  # releases the GIL; a timeout only loops once more
-
-
-def _produce(conn: psycopg.Connection, copy: sql.Composable, params: Sequence[Any] | None, path: str,
-             failure: list[BaseException], counted: list[int]) -> None:
-    try:
-        counted.append(_copy_to_path(conn, copy, params, path))
-    except BaseException as exc:  # handed to the main thread, which raises it
-        failure.append(exc)
-
-
-def _drain(path: str, producer: threading.Thread) -> None:
-    """After the reader failed: wait for the producer, reading and dropping what it still writes
-    so it never blocks on a full pipe (or on opening one nobody reads)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        while producer.is_alive():
-            ready, _, _ = select.select([fd], [], [], 0.05)
-            if not ready or not _read_some(fd):
-                producer.join(0.01)
-    finally:
-        os.close(fd)
-    producer.join()
-
-
-def _read_some(fd: int) -> bytes:
-    try:
-        return os.read(fd, 1 << 20)
-    except BlockingIOError:
-        return b""
 
 
 def snapshot_query(table_info: TableInfo, fields: Sequence[str], *, restricted: bool = False,
@@ -620,4 +509,4 @@ def _duck_struct(columns: Mapping[str, str]) -> str:
 __all__ = ["APPLICATION_NAME", "SESSION_SETTINGS", "begin_snapshot", "check_table_keys", "read_by_postgres",
            "read_only_query",
            "classify", "connect", "db_errors", "duck_ident", "key_is_unique", "key_parameter", "read_table_info",
-           "resolve_dsn", "snapshot_query", "snapshot_to_duckdb", "stream_copy_out", "table_ident"]
+           "resolve_dsn", "snapshot_query", "snapshot_to_duckdb", "table_ident"]

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from psycopg import sql
 
-from engine import target
+from engine import copy_relay, target
 from engine.columns import SNAPSHOT_KEY, ColumnType
 from engine.errors import DataError
 from support import tables
@@ -84,13 +84,14 @@ def test_a_value_of_megabytes_round_trips(pg_dsn):
 
 
 def test_a_row_too_long_to_read_is_an_error_not_a_shorter_table(pg_dsn):
-    """DuckDB's reader drops a row longer than its buffer, and the rows after it, without an
-    error; the snapshot counts rows against PostgreSQL's and refuses (RC206)."""
+    """DuckDB's reader drops a row longer than its buffer, and the rows after it in the same
+    segment of the COPY, without an error; the snapshot counts rows against PostgreSQL's and
+    refuses (RC206). The long row fills a segment of its own, so the row after it is read."""
     with pytest.raises(DataError) as caught:
         _snapshot_note(pg_dsn, "長いメモ," * (10 << 18))  # 13 bytes x 2.6M: 32 MiB
     assert caught.value.code == "RC206"
-    assert caught.value.details == {"sent": 2, "loaded": 0}
-    assert "PostgreSQL sent 2 rows, 0 were read; a row longer than 4 MiB cannot be read" in caught.value.message
+    assert caught.value.details == {"sent": 2, "loaded": 1}
+    assert "PostgreSQL sent 2 rows, 1 were read; a row longer than 4 MiB cannot be read" in caught.value.message
 
 
 def test_timestamps_print_in_utc_and_floats_exactly(pg_dsn):
@@ -292,3 +293,60 @@ def test_rows_fetched_later_in_the_snapshot_transaction_are_as_they_were_hashed(
     assert duck.execute('SELECT "key#", note FROM later').fetchall() == [("3", TRICKY_TEXT[3])]
     assert duck.execute("SELECT hash(note) FROM later").fetchone()[0] == hashes["3"]
     assert duck.execute("SELECT note FROM after").fetchall() == [("written by the app",)]
+
+
+def test_a_snapshot_relayed_in_many_segments_reads_every_row(pg_dsn, monkeypatch):
+    """Segments of a few rows each (one DuckDB statement per FIFO): every row arrives once,
+    the tricky texts (quoted commas, line breaks) intact across the cuts."""
+    monkeypatch.setattr(copy_relay, "SEGMENT_BYTES", 200)
+    rows = _rows() + [(100 + i, TRICKY_TEXT[i % len(TRICKY_TEXT)], "x" * (i % 5), None, None, None, None, None,
+                       None, None) for i in range(300)]
+    tables.create(pg_dsn, rows=rows)
+    segments = []
+    monkeypatch.setattr(copy_relay._FifoChain, "next_segment", _counting(copy_relay._FifoChain.next_segment, segments))
+    duck = duckdb.connect()
+    with target.connect(pg_dsn) as conn:
+        info = target.read_table_info(conn, tables.rules())
+        n = target.snapshot_to_duckdb(conn, duck, info, tables.TYPED_FIELDS)
+    assert n == len(rows)
+    assert len(segments) > 20
+    assert set(duck.execute("SELECT * FROM target").fetchall()) == _expected(pg_dsn, tables.TYPED_FIELDS)
+
+
+def _counting(method, calls: list):
+    def counted(self):
+        calls.append(1)
+        return method(self)
+    return counted
+
+
+def test_a_reader_failing_on_a_later_segment_raises_its_own_error_and_stops_the_copy(pg_dsn, monkeypatch):
+    """The reader fails on the third FIFO: its error is raised (not the cancelled COPY's), the
+    relay neither hangs on a FIFO nobody reads nor sends the rest, and the connection recovers."""
+    monkeypatch.setattr(copy_relay, "SEGMENT_BYTES", 1 << 10)
+    read: list[int] = []
+
+    def consume(path: str, seekable: bool, first: bool) -> None:
+        if len(read) == 2:
+            raise RuntimeError("the reader gave up")
+        with open(path, "rb") as fh:
+            read.append(len(fh.read()))
+
+    with psycopg.connect(pg_dsn) as conn:
+        started = time.monotonic()
+        with pytest.raises(RuntimeError, match="the reader gave up"):
+            copy_relay.stream_copy_out(conn, sql.SQL("COPY (SELECT g, repeat('x', 100) FROM generate_series(1, 2000000) g) "
+                                                     "TO STDOUT"), None, consume)
+        assert time.monotonic() - started < 20  # 2M rows were not all relayed through the drain
+        assert len(read) == 2 and all(size >= 1 << 10 for size in read)
+        conn.rollback()
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_an_empty_table_is_one_empty_segment(pg_dsn):
+    tables.create(pg_dsn, rows=[])
+    duck = duckdb.connect()
+    with target.connect(pg_dsn) as conn:
+        info = target.read_table_info(conn, tables.rules())
+        assert target.snapshot_to_duckdb(conn, duck, info, ["note", "code"]) == 0
+    assert duck.execute("SELECT count(*) FROM target").fetchone() == (0,)
