@@ -99,10 +99,21 @@ def row_hash_sql(columns: Sequence[tuple[str, str]]) -> str:
     The table side of the candidate pass, whether computed while the snapshot loads or from
     a text snapshot. DuckDB's ``hash()`` of several values depends on their order and tells
     NULL from '' (two different rows agree once in 2^64, the rate a change would be missed).
+    A table text its type cannot hold in DuckDB (a ``NaN`` numeric, a BC date) casts to NULL,
+    so the hash also takes whether any did: such a row never hashes like a sheet row (whose
+    blank cell is NULL too), and the full diff reports the field changed.
     """
     if not columns:
         return "0"
-    return "hash(" + ", ".join(f"TRY_CAST({ident(name)} AS {kind})" for name, kind in columns) + ")"
+    casts = [f"TRY_CAST({ident(name)} AS {kind})" for name, kind in columns]
+    unreadable = [f"({ident(name)} IS NOT NULL AND {cast} IS NULL)"
+                  for (name, kind), cast in zip(columns, casts) if kind != "VARCHAR"]
+    return "hash(" + ", ".join(casts) + f", {' OR '.join(unreadable) or 'false'})"
+
+
+def sheet_hash_sql(values: Sequence[str]) -> str:
+    """The sheet side's ``row_hash_sql``: its typed values, which are never unreadable."""
+    return f"hash({', '.join(values)}, false)" if values else "0"
 
 
 def table_hash_columns(table_info: TableInfo, fields: Sequence[str]) -> list[tuple[str, str]]:
@@ -220,17 +231,16 @@ def _candidates_sql(fields: list[FieldRule], lanes: list[Lane], columns: ColumnM
     """SQL of the first pass (``sql/diff/candidates.sql``): the rows worth a full diff, with
     their raw cells and typed sheet values.
 
-    The sheet's hash is ``row_hash_sql``'s over the typed lanes; the table's is computed from
+    The sheet's hash is ``sheet_hash_sql`` over the typed lanes; the table's is computed from
     the text snapshot, or is ``table_hash``, a column the hash snapshot already holds.
     """
     sheet_scan, target_scan = scans
     raw = _raw_columns(fields, columns)
-    values = ", ".join(f"s.l{i}_v" for i in range(len(lanes)))
     errors = ", ".join(f"s.l{i}_e" for i in range(len(lanes)))
     return sql_text("diff/candidates.sql").format(
         candidates=ident(candidates), chain=chain_query(sheet, lanes, ["_row", *raw], source=sheet_scan),
         sheet_keys=ident(SHEET_KEYS), target=target_scan, key_type=key_type, snapshot_key=ident(SNAPSHOT_KEY),
-        sheet_hash=f"hash({values})" if lanes else "0",
+        sheet_hash=sheet_hash_sql([f"s.l{i}_v" for i in range(len(lanes))]),
         sheet_bad=f"coalesce({errors}) IS NOT NULL" if lanes else "false",
         table_hash=table_hash or row_hash_sql([(f.name, lane.to_type) for f, lane in zip(fields, lanes)]),
         sheet_values=_packed_sheet_values(raw, len(lanes)))
@@ -265,8 +275,9 @@ def _diff_sql(fields: list[FieldRule], lanes: list[Lane], columns: ColumnMap, ca
         table_columns.append(f", {ident(f.name)} AS t{i}")
         typed_columns.append(f", TRY_CAST(t{i} AS {lane.to_type}) AS tt{i}")
         equal = equal_sql(f.compare, f"l{i}_v", f"tt{i}", lane.to_type)
+        unreadable = f"WHEN t{i} IS NOT NULL AND tt{i} IS NULL THEN 'changed' " if lane.to_type != "VARCHAR" else ""
         statuses.append(f", CASE WHEN l{i}_e IS NOT NULL THEN 'invalid' "
-                        f"WHEN table_key IS NULL THEN 'new_row' WHEN NOT {equal} THEN 'changed' END AS st{i}")
+                        f"WHEN table_key IS NULL THEN 'new_row' {unreadable}WHEN NOT {equal} THEN 'changed' END AS st{i}")
         structs.append(f"{{'field': {sql_literal(f.name)}, 'status': st{i}, 'raw_value': r.{raw}, "
                        f"'sheet_value': CASE WHEN st{i} <> 'invalid' THEN {render_sql(f'l{i}_v', lane.to_type)} END, "
                        f"'table_value': t{i}, 'message': l{i}_e}}")
@@ -311,4 +322,4 @@ def _summary(con: duckdb.DuckDBPyConnection, fields: list[FieldRule], table: str
 
 
 __all__ = ["DIFF_COLUMNS", "DIFF_TABLE", "FIELD_COUNTS_TABLE", "DiffSummary", "HashedTarget", "build_sheet_keys",
-           "compute_diff", "diffed_fields", "hash_snapshot_select", "row_hash_sql", "split_scan", "table_hash_columns"]
+           "compute_diff", "diffed_fields", "hash_snapshot_select", "row_hash_sql", "sheet_hash_sql", "split_scan", "table_hash_columns"]

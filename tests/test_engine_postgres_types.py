@@ -108,3 +108,26 @@ def test_bounded_text_columns_converge_and_refuse_what_they_cannot_hold(pg_dsn, 
     with psycopg.connect(pg_dsn) as conn:
         assert conn.execute("SELECT id, c::text, v FROM public.codes ORDER BY id").fetchall() == [
             ("a", "cd", "ab "), ("b", "x", "x")]
+
+
+def test_table_values_duckdb_cannot_hold_differ_from_a_blank_cell(pg_dsn, tmp_path: Path):
+    """A NaN numeric, a BC date and a numeric past DECIMAL(38,10)'s 28 integer digits cast to
+    NULL in DuckDB, as a blank cell does: their rows hashed alike and the full diff called them
+    equal, so the table kept values the sheet had emptied. Now the field is changed, the run
+    writes the sheet's blank, and a second plan finds nothing."""
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute("CREATE TABLE public.odd (id text PRIMARY KEY, n numeric(10,2), d date, big numeric, note text)")
+        conn.execute("INSERT INTO public.odd VALUES ('a', 'NaN', '0044-03-15 BC', 1e30, 'x'), "
+                     "('b', 1.5, '2024-01-02', 7, 'y')")
+    rules = file_rules(tmp_path, "odd", "id,n,d,big,note\na,,,,x\nb,1.50,2024-01-02,7,y\n",
+                       "  n: {column: n, transform: [empty_to_null]}\n  d: {column: d, transform: [empty_to_null]}\n"
+                       "  big: {column: big, transform: [empty_to_null]}\n  note: {column: note}\n")
+    plan = api.plan(rules, dsn=pg_dsn)
+    assert sorted((d.record_key, d.field, d.status, d.table_value) for d in plan.differences) == [
+        ("a", "big", "changed", "1000000000000000000000000000000"), ("a", "d", "changed", "0044-03-15 BC"),
+        ("a", "n", "changed", "NaN")]
+    result = api.run(rules, dsn=pg_dsn)
+    assert (result.status, result.written) == ("succeeded", 3)
+    assert api.plan(rules, dsn=pg_dsn).changed_rows == 0
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT id, n, d, big FROM public.odd ORDER BY id").fetchall()[0] == ("a", None, None, None)
