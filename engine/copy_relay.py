@@ -85,12 +85,16 @@ class _FifoChain:
         self.folder = folder
         self.ready: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self.current: str | None = None
+        self.abandoned = False  # the reader failed: what is still relayed goes nowhere
         self._count = 0
         self._out: BinaryIO | None = None
 
     def next_segment(self) -> BinaryIO:
         """Close the FIFO being written and open the next (blocks until the reader opens it)."""
         self.close()
+        if self.abandoned:  # rows sent before the cancel took effect: a FIFO each would be a wait each
+            self._out = open(os.devnull, "wb")
+            return self._out
         path = os.path.join(self.folder, f"copy{self._count}.csv")
         self._count += 1
         os.mkfifo(path, 0o600)
@@ -180,7 +184,9 @@ def _wait_readable(socket: int) -> None:
 
 def _drain(chain: _FifoChain, producer: threading.Thread) -> None:
     """After the reader failed: wait for the producer, reading and dropping what it still writes
-    into whichever FIFO it is at, so it never blocks on a full pipe (or on opening one nobody reads)."""
+    into the FIFO it is at, so it never blocks on a full pipe (or on opening one nobody reads);
+    its later segments go to the null device."""
+    chain.abandoned = True
     fd, opened = -1, None
     try:
         while producer.is_alive():

@@ -337,7 +337,7 @@ def test_a_reader_failing_on_a_later_segment_raises_its_own_error_and_stops_the_
         with pytest.raises(RuntimeError, match="the reader gave up"):
             copy_relay.stream_copy_out(conn, sql.SQL("COPY (SELECT g, repeat('x', 100) FROM generate_series(1, 2000000) g) "
                                                      "TO STDOUT"), None, consume)
-        assert time.monotonic() - started < 20  # 2M rows were not all relayed through the drain
+        assert time.monotonic() - started < 5  # 2M rows were not all relayed through the drain (tiny FIFOs took 40 s)
         assert len(read) == 2 and all(size >= 1 << 10 for size in read)
         conn.rollback()
         assert conn.execute("SELECT 1").fetchone() == (1,)
