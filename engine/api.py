@@ -170,7 +170,8 @@ def _snapshot_table(rules: RuleSet, dsn: str, duck: duckdb.DuckDBPyConnection, f
         hashed = tuple(f for f in rules.field_names if f in table_info.columns)
         with duck.cursor() as cursor:
             copied = target.snapshot_to_duckdb(conn, cursor, table_info, list(table_info.columns), table="target",
-                                               keys=keys, keep=diff_mod.hash_snapshot_select(table_info, hashed))
+                                               keys=keys, keep=diff_mod.hash_snapshot_select(table_info, hashed),
+                                               typed=diff_mod.hash_snapshot_types(table_info, hashed))
             if keys is None:
                 table_info = replace(table_info, row_count=copied)
             # Here, beside the sheet's load or keys, rather than after both (65 ms at 1M rows).

@@ -82,6 +82,31 @@ def reads_through_postgres(pg_type: str) -> bool:
     return duck_type(pg_type) == "VARCHAR" and not _VERBATIM.match(pg_type.strip().lower())
 
 
+def csv_read_type(pg_type: str) -> str | None:
+    """The DuckDB type DuckDB's CSV reader may parse this column's PostgreSQL text into directly,
+    getting what ``TRY_CAST`` of the text gives; None where the text must be read as text.
+
+    Integers and ``numeric(p,s)`` (whose text has exactly ``s`` fraction digits). Not an
+    unconstrained ``numeric``: its text may carry more digits than ``DECIMAL(38,10)`` keeps,
+    and the reader need not round them as the cast does. Not a date: the reader takes
+    PostgreSQL's ``0044-03-15 BC`` for the year 44 AD, where the cast gives NULL. A text the
+    reader refuses (``NaN``) is the caller's to handle.
+
+    >>> [csv_read_type(t) for t in ("integer", "date", "numeric(12,2)", "numeric", "text", "timestamp")]
+    ['INTEGER', None, 'DECIMAL(12,2)', None, None, None]
+    >>> [csv_read_type(t) for t in ("numeric(50,2)", "numeric(5,6)", "numeric(5,-2)", "numeric(5)")]
+    [None, None, None, 'DECIMAL(5,0)']
+    """
+    dtype = duck_type(pg_type)
+    if dtype in ("SMALLINT", "INTEGER", "BIGINT"):
+        return dtype
+    numeric = _NUMERIC.match(pg_type.strip().lower())
+    if numeric and numeric.group(1) is not None:
+        precision, scale = int(numeric.group(1)), int(numeric.group(2) or 0)
+        return dtype if precision <= 38 and 0 <= scale <= precision else None
+    return None
+
+
 def _decimal(precision: str | None, scale: str | None) -> str:
     if precision is None or int(precision) > 38:
         return UNCONSTRAINED_NUMERIC
@@ -108,4 +133,4 @@ def render_sql(expr: str, dtype: str) -> str:
     return f"CAST({expr} AS VARCHAR)"
 
 
-__all__ = ["UNCONSTRAINED_NUMERIC", "duck_type", "reads_through_postgres", "render_sql"]
+__all__ = ["UNCONSTRAINED_NUMERIC", "csv_read_type", "duck_type", "reads_through_postgres", "render_sql"]

@@ -344,47 +344,62 @@ _DUCK_CREATE = "CREATE OR REPLACE TABLE {table} AS "
 _DUCK_INSERT = "INSERT INTO {table} "
 _DUCK_READ = ("SELECT {select} FROM read_csv(?, columns = {columns}, header = false, delim = ',', quote = '\"', escape = '\"', "
               "nullstr = '', allow_quoted_nulls = false, auto_detect = false, new_line = '\\n', parallel = {parallel}, "
-              f"buffer_size = {_ROW_LIMIT_MB << 20})")
+              f"ignore_errors = {{skip_refused}}, buffer_size = {_ROW_LIMIT_MB << 20})")
 
 _DUCK_EMPTY = "CREATE OR REPLACE TABLE {table} AS SELECT {select} FROM (SELECT {columns}) WHERE false"
 
 
 def snapshot_to_duckdb(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, table_info: TableInfo,
                        fields: Sequence[str], *, table: str = "target", keys: Sequence[str] | None = None,
-                       keep: str = "*") -> int:
-    """Copy the key and ``fields`` of the table into DuckDB ``table("key#", <field>...)``, all VARCHAR.
+                       keep: str = "*", typed: Mapping[str, str] | None = None) -> int:
+    """Copy the key and ``fields`` of the table into DuckDB ``table("key#", <field>...)``, VARCHAR.
 
     One ``COPY (SELECT key, f ...) TO STDOUT``: values are exactly ``SELECT col::text``,
     NULL stays NULL and '' stays ''. ``keys`` restricts the copy to those key values.
     ``keep`` is what DuckDB keeps of each row read (SQL over ``SNAPSHOT_KEY`` and the fields, e.g. a
-    hash of them; the default keeps the text). Returns the number of rows copied.
+    hash of them; the default keeps the text). ``typed``: fields DuckDB's reader parses straight
+    into these types (``duck_types.csv_read_type``; ``keep`` must mean the same over a text
+    column): a text it refuses (``NaN``, a BC date) makes the snapshot be read again, as text,
+    in the same transaction. Returns the number of rows copied.
     """
     unknown = [f for f in fields if f not in table_info.columns]
     if unknown:
         raise MappingError(f"fields not in the table info of {table_info.qualified}: {', '.join(unknown)}")
-    columns = _duck_struct({SNAPSHOT_KEY: "VARCHAR", **{f: "VARCHAR" for f in fields}})
-
-    def load(path: str, seekable: bool, first: bool) -> None:
-        into = _DUCK_CREATE if first else _DUCK_INSERT
-        duck.execute(into.format(table=duck_ident(table)) + _DUCK_READ.format(
-            select=keep, columns=columns, parallel=str(seekable).lower()), [path])
-
     if keys is not None and not keys:  # nothing to ask PostgreSQL for: the empty table directly
         duck.execute(_DUCK_EMPTY.format(table=duck_ident(table), select=keep, columns=", ".join(
             f"NULL::VARCHAR AS {duck_ident(name)}" for name in (SNAPSHOT_KEY, *fields))))
         return 0
     with db_errors(f"snapshot of {table_info.qualified}"):
         casts = _columns_needing_cast(conn, table_info, [table_info.key.name, *fields])
-        select = snapshot_query(table_info, fields, restricted=keys is not None, cast=casts)
-        sent = stream_copy_out(conn, sql.SQL(_PG_COPY_OUT).format(query=select),
-                               [key_parameter(table_info.key, keys)] if keys is not None else None, load)
-    loaded = int(duck.execute(f"SELECT count(*) FROM {duck_ident(table)}").fetchone()[0])
+        copy = sql.SQL(_PG_COPY_OUT).format(query=snapshot_query(table_info, fields, restricted=keys is not None,
+                                                                 cast=casts))
+        params = [key_parameter(table_info.key, keys)] if keys is not None else None
+        sent, loaded = _copy_into(conn, duck, copy, params, table, keep, fields, typed or {})
+        if loaded != sent and typed:
+            sent, loaded = _copy_into(conn, duck, copy, params, table, keep, fields, {})
     if loaded != sent:  # DuckDB's reader drops a row longer than its buffer, and all after it, silently
         raise DataError(f"the snapshot of {table_info.qualified} is incomplete: PostgreSQL sent {sent} rows, "
                         f"{loaded} were read; a row longer than {_ROW_LIMIT_MB} MiB cannot be read",
                         code=SNAPSHOT_INCOMPLETE, details={"sent": sent, "loaded": loaded},
                         hint="leave very long columns (documents, blobs) out of the rule file")
     return loaded
+
+
+def _copy_into(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, copy: sql.Composable,
+               params: Sequence[Any] | None, table: str, keep: str, fields: Sequence[str],
+               typed: Mapping[str, str]) -> tuple[int, int]:
+    """One COPY into DuckDB ``table``: (rows PostgreSQL sent, rows DuckDB kept). With ``typed``
+    columns the reader skips a row holding a text it cannot parse, so the two then differ."""
+    columns = _duck_struct({SNAPSHOT_KEY: "VARCHAR", **{f: typed.get(f, "VARCHAR") for f in fields}})
+
+    def load(path: str, seekable: bool, first: bool) -> None:
+        into = _DUCK_CREATE if first else _DUCK_INSERT
+        duck.execute(into.format(table=duck_ident(table)) + _DUCK_READ.format(
+            select=keep, columns=columns, parallel=str(seekable).lower(), skip_refused=str(bool(typed)).lower()),
+            [path])
+
+    sent = stream_copy_out(conn, copy, params, load)
+    return sent, int(duck.execute(f"SELECT count(*) FROM {duck_ident(table)}").fetchone()[0])
 
 
 # Texts COPYed into the typed stage at a time: a batch holding a text PostgreSQL refuses is
