@@ -363,15 +363,20 @@ def _literal(value: str) -> str:
 
 
 def _scan(dialect: dict[str, str], width: int) -> str:
-    columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(1, width + 1)) + "}"
-    return f"read_csv(?, auto_detect = false, strict_mode = true, columns = {columns}, {_options(dialect)})"
+    names = [f"c{i}" for i in range(1, width + 1)]
+    columns = "{" + ", ".join(f"'{name}': 'VARCHAR'" for name in names) + "}"
+    # force_not_null: an empty cell, quoted or not, and a short row's padding are '', never
+    # NULL (a coalesce of every cell cost 0.1-0.2 s of CPU at 1M rows x 31 columns).
+    not_null = "[" + ", ".join(f"'{name}'" for name in names) + "]"
+    return (f"read_csv(?, auto_detect = false, strict_mode = true, columns = {columns}, force_not_null = {not_null}, "
+            f"{_options(dialect)})")
 
 
 def _create_table(con: duckdb.DuckDBPyConnection, table: str, csv_path: Path, dialect: dict[str, str],
                   width: int, header_row: int) -> None:
     """Load the data rows after the header: cells never NULL, fully blank rows skipped."""
-    cells = ", ".join(f"coalesce(c{i}, '') AS c{i}" for i in range(1, width + 1))
-    blank = " AND ".join(f"coalesce(c{i}, '') = ''" for i in range(1, width + 1))
+    cells = ", ".join(f"c{i}" for i in range(1, width + 1))
+    blank = " AND ".join(f"c{i} = ''" for i in range(1, width + 1))
     previous = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
     # row_number() must follow the file's order; with insertion order kept, the table is also
     # stored in that order, so no ORDER BY (a sort of every cell: half the load at 1M rows).
