@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator, Sequence
 import duckdb
 
 from .columns import SNAPSHOT_KEY, ColumnMap, TableInfo
-from .duck_types import csv_read_type, duck_type, reads_through_postgres, render_sql
+from .duck_types import csv_read_type, days_sql, duck_type, reads_through_postgres, render_sql
 from .errors import DataError
 from .resources import sql as sql_text
 from .results import FieldCounts
@@ -99,7 +99,8 @@ def row_hash_sql(columns: Sequence[tuple[str, str]]) -> str:
     The table side of the candidate pass, whether computed while the snapshot loads or from
     a text snapshot. DuckDB's ``hash()`` of several values depends on their order and tells
     NULL from '' (two different rows agree once in 2^64, the rate a change would be missed).
-    A table text its type cannot hold in DuckDB (a ``NaN`` numeric, a BC date) casts to NULL,
+    A date is hashed as its days (``days_sql``), as the hash snapshot's dates arrive. A table
+    text its type cannot hold in DuckDB (a ``NaN`` numeric, a BC date's text) casts to NULL,
     so the hash also takes whether any did: such a row never hashes like a sheet row (whose
     blank cell is NULL too), and the full diff reports the field changed.
     """
@@ -108,12 +109,19 @@ def row_hash_sql(columns: Sequence[tuple[str, str]]) -> str:
     casts = [f"TRY_CAST({ident(name)} AS {kind})" for name, kind in columns]
     unreadable = [f"({ident(name)} IS NOT NULL AND {cast} IS NULL)"
                   for (name, kind), cast in zip(columns, casts) if kind != "VARCHAR"]
-    return "hash(" + ", ".join(casts) + f", {' OR '.join(unreadable) or 'false'})"
+    terms = [_hash_term(cast, kind) for cast, (_, kind) in zip(casts, columns)]
+    return "hash(" + ", ".join(terms) + f", {' OR '.join(unreadable) or 'false'})"
 
 
-def sheet_hash_sql(values: Sequence[str]) -> str:
-    """The sheet side's ``row_hash_sql``: its typed values, which are never unreadable."""
-    return f"hash({', '.join(values)}, false)" if values else "0"
+def sheet_hash_sql(values: Sequence[tuple[str, str]]) -> str:
+    """The sheet side's ``row_hash_sql`` over ``(typed value, type)`` pairs, which are never unreadable."""
+    if not values:
+        return "0"
+    return "hash(" + ", ".join(_hash_term(value, kind) for value, kind in values) + ", false)"
+
+
+def _hash_term(value: str, kind: str) -> str:
+    return days_sql(value) if kind == "DATE" else value
 
 
 def table_hash_columns(table_info: TableInfo, fields: Sequence[str]) -> list[tuple[str, str]]:
@@ -121,15 +129,29 @@ def table_hash_columns(table_info: TableInfo, fields: Sequence[str]) -> list[tup
     return [(f, duck_type(table_info.columns[f].pg_type)) for f in fields]
 
 
-def hash_snapshot_select(table_info: TableInfo, fields: Sequence[str]) -> str:
-    """What a hash snapshot keeps of each table row read: its key text (``SNAPSHOT_KEY``) and hash ``h``."""
-    return f"{ident(SNAPSHOT_KEY)}, {row_hash_sql(table_hash_columns(table_info, fields))} AS h"
+@dataclass(frozen=True)
+class HashSnapshot:
+    """How the table's hash snapshot is read (``target.snapshot_to_duckdb``'s arguments).
+
+    ``keep``: the key text (``SNAPSHOT_KEY``) and ``row_hash_sql`` as ``h``; ``days``: the date
+    fields PostgreSQL prints as days (``DAYS_EPOCH``), hashed as the integers they are;
+    ``typed``: the fields DuckDB's reader parses straight into their type (``csv_read_type``,
+    and the days), so their text is never cast (0.25 s of CPU at 1M rows). The hash equals
+    ``row_hash_sql`` over the table's text.
+    """
+
+    keep: str
+    typed: dict[str, str]
+    days: tuple[str, ...]
 
 
-def hash_snapshot_types(table_info: TableInfo, fields: Sequence[str]) -> dict[str, str]:
-    """The hashed fields DuckDB's reader may parse straight into their type (``csv_read_type``):
-    ``hash_snapshot_select`` gives the same hash, without casting their text (0.25 s of CPU at 1M rows)."""
-    return {f: kind for f in fields if (kind := csv_read_type(table_info.columns[f].pg_type)) is not None}
+def hash_snapshot(table_info: TableInfo, fields: Sequence[str]) -> HashSnapshot:
+    columns = table_hash_columns(table_info, fields)
+    days = tuple(name for name, kind in columns if kind == "DATE")
+    hashed = [(name, "BIGINT" if name in days else kind) for name, kind in columns]
+    typed = {name: "BIGINT" for name in days}
+    typed.update((f, kind) for f in fields if (kind := csv_read_type(table_info.columns[f].pg_type)) is not None)
+    return HashSnapshot(f"{ident(SNAPSHOT_KEY)}, {row_hash_sql(hashed)} AS h", typed, days)
 
 
 def build_sheet_keys(con: duckdb.DuckDBPyConnection, rules: RuleSet, columns: ColumnMap, table_info: TableInfo, *,
@@ -246,7 +268,7 @@ def _candidates_sql(fields: list[FieldRule], lanes: list[Lane], columns: ColumnM
     return sql_text("diff/candidates.sql").format(
         candidates=ident(candidates), chain=chain_query(sheet, lanes, ["_row", *raw], source=sheet_scan),
         sheet_keys=ident(SHEET_KEYS), target=target_scan, key_type=key_type, snapshot_key=ident(SNAPSHOT_KEY),
-        sheet_hash=sheet_hash_sql([f"s.l{i}_v" for i in range(len(lanes))]),
+        sheet_hash=sheet_hash_sql([(f"s.l{i}_v", lane.to_type) for i, lane in enumerate(lanes)]),
         sheet_bad=f"coalesce({errors}) IS NOT NULL" if lanes else "false",
         table_hash=table_hash or row_hash_sql([(f.name, lane.to_type) for f, lane in zip(fields, lanes)]),
         sheet_values=_packed_sheet_values(raw, len(lanes)))
@@ -328,4 +350,4 @@ def _summary(con: duckdb.DuckDBPyConnection, fields: list[FieldRule], table: str
 
 
 __all__ = ["DIFF_COLUMNS", "DIFF_TABLE", "FIELD_COUNTS_TABLE", "DiffSummary", "HashedTarget", "build_sheet_keys",
-           "compute_diff", "diffed_fields", "hash_snapshot_select", "hash_snapshot_types", "row_hash_sql", "sheet_hash_sql", "split_scan", "table_hash_columns"]
+           "compute_diff", "diffed_fields", "HashSnapshot", "hash_snapshot", "row_hash_sql", "sheet_hash_sql", "split_scan", "table_hash_columns"]

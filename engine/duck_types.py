@@ -26,6 +26,13 @@ from __future__ import annotations
 import re
 
 UNCONSTRAINED_NUMERIC = "DECIMAL(38,10)"
+# Dates are hashed as their days since this epoch. The table's hash snapshot has PostgreSQL
+# print them so (an integer prints in 80% of the time a date does, and DuckDB's reader parses
+# it, typed), the sheet's dates are subtracted in DuckDB; both count days on the proleptic
+# Gregorian calendar, BC dates too. +-infinity print as +-DAYS_INFINITY, further from the
+# epoch than any DuckDB date.
+DAYS_EPOCH = "2000-01-01"
+DAYS_INFINITY = 2147483647
 
 _EXACT = {
     "text": "VARCHAR", "character varying": "VARCHAR", "varchar": "VARCHAR", "name": "VARCHAR",
@@ -116,6 +123,15 @@ def _decimal(precision: str | None, scale: str | None) -> str:
     return f"DECIMAL({p},{s})"
 
 
+def days_sql(expr: str) -> str:
+    """DuckDB SQL: the days from ``DAYS_EPOCH`` to the DATE ``expr`` (BIGINT).
+
+    >>> days_sql("d")
+    "(d - DATE '2000-01-01')"
+    """
+    return f"({expr} - DATE '{DAYS_EPOCH}')"
+
+
 def render_sql(expr: str, dtype: str) -> str:
     """SQL rendering a value of ``dtype`` as text PostgreSQL parses back to the same value.
 
@@ -133,4 +149,4 @@ def render_sql(expr: str, dtype: str) -> str:
     return f"CAST({expr} AS VARCHAR)"
 
 
-__all__ = ["UNCONSTRAINED_NUMERIC", "csv_read_type", "duck_type", "reads_through_postgres", "render_sql"]
+__all__ = ["DAYS_EPOCH", "DAYS_INFINITY", "UNCONSTRAINED_NUMERIC", "csv_read_type", "days_sql", "duck_type", "reads_through_postgres", "render_sql"]

@@ -26,6 +26,7 @@ from .redact import redact
 from .resources import sql as sql_text
 from .rules.model import Mark, RuleSet
 from .copy_relay import stream_copy_out
+from .duck_types import DAYS_EPOCH, DAYS_INFINITY
 from .transforms import ident
 
 # Session settings that make PostgreSQL's text output stable for the diff: ISO dates, UTC
@@ -351,7 +352,7 @@ _DUCK_EMPTY = "CREATE OR REPLACE TABLE {table} AS SELECT {select} FROM (SELECT {
 
 def snapshot_to_duckdb(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, table_info: TableInfo,
                        fields: Sequence[str], *, table: str = "target", keys: Sequence[str] | None = None,
-                       keep: str = "*", typed: Mapping[str, str] | None = None) -> int:
+                       keep: str = "*", typed: Mapping[str, str] | None = None, days: Collection[str] = ()) -> int:
     """Copy the key and ``fields`` of the table into DuckDB ``table("key#", <field>...)``, VARCHAR.
 
     One ``COPY (SELECT key, f ...) TO STDOUT``: values are exactly ``SELECT col::text``,
@@ -359,8 +360,9 @@ def snapshot_to_duckdb(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection
     ``keep`` is what DuckDB keeps of each row read (SQL over ``SNAPSHOT_KEY`` and the fields, e.g. a
     hash of them; the default keeps the text). ``typed``: fields DuckDB's reader parses straight
     into these types (``duck_types.csv_read_type``; ``keep`` must mean the same over a text
-    column): a text it refuses (``NaN``, a BC date) makes the snapshot be read again, as text,
-    in the same transaction. Returns the number of rows copied.
+    column): a text it refuses (``NaN``) makes the snapshot be read again, as text, in the same
+    transaction. ``days``: date fields copied as their days since ``DAYS_EPOCH`` (``pg_days``).
+    Returns the number of rows copied.
     """
     unknown = [f for f in fields if f not in table_info.columns]
     if unknown:
@@ -372,7 +374,7 @@ def snapshot_to_duckdb(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection
     with db_errors(f"snapshot of {table_info.qualified}"):
         casts = _columns_needing_cast(conn, table_info, [table_info.key.name, *fields])
         copy = sql.SQL(_PG_COPY_OUT).format(query=snapshot_query(table_info, fields, restricted=keys is not None,
-                                                                 cast=casts))
+                                                                 cast=casts, days=days))
         params = [key_parameter(table_info.key, keys)] if keys is not None else None
         sent, loaded = _copy_into(conn, duck, copy, params, table, keep, fields, typed or {})
         if loaded != sent and typed:
@@ -451,15 +453,18 @@ def _copy_refused(conn: psycopg.Connection, stage: str, rows: Sequence[tuple[int
 
 
 def snapshot_query(table_info: TableInfo, fields: Sequence[str], *, restricted: bool = False,
-                   cast: Collection[str] | None = None) -> sql.Composed:
+                   cast: Collection[str] | None = None, days: Collection[str] = ()) -> sql.Composed:
     """``SELECT key, f1, ... FROM table [WHERE <key in %s>]``, columns in ``cast`` as ``::text``.
 
     ``cast=None`` casts every column; a column left bare is copied with its type's output
     function, which is its ``::text`` unless ``_columns_needing_cast`` says otherwise.
+    ``days``: date columns copied as ``pg_days`` instead.
     ``restricted``: the parameter is ``key_parameter(table_info.key, texts)``.
     """
     def column(name: str) -> sql.Composable:
         ident = sql.Identifier(name)
+        if name in days:
+            return pg_days(ident)
         return sql.SQL("{}::text").format(ident) if cast is None or name in cast else ident
 
     cols = [column(table_info.key.name)] + [column(f) for f in fields]
@@ -467,6 +472,14 @@ def snapshot_query(table_info: TableInfo, fields: Sequence[str], *, restricted: 
     if restricted:
         query = sql.SQL("{} WHERE {}").format(query, _key_filter(table_info.key))
     return query
+
+
+def pg_days(date: sql.Composable) -> sql.Composed:
+    """PostgreSQL: the days from ``DAYS_EPOCH`` to a date column (``duck_types.days_sql``'s
+    equal), +-``DAYS_INFINITY`` for +-infinity, NULL for NULL."""
+    return sql.SQL("CASE WHEN isfinite({d}) THEN {d} - DATE {epoch} WHEN {d} = 'infinity' THEN {inf} "
+                   "WHEN {d} = '-infinity' THEN {neg} END").format(
+        d=date, epoch=sql.Literal(DAYS_EPOCH), inf=sql.Literal(DAYS_INFINITY), neg=sql.Literal(-DAYS_INFINITY))
 
 
 # Key types whose text output Python parses back one way only, so key texts can be matched as
@@ -524,4 +537,4 @@ def _duck_struct(columns: Mapping[str, str]) -> str:
 __all__ = ["APPLICATION_NAME", "SESSION_SETTINGS", "begin_snapshot", "check_table_keys", "read_by_postgres",
            "read_only_query",
            "classify", "connect", "db_errors", "duck_ident", "key_is_unique", "key_parameter", "read_table_info",
-           "resolve_dsn", "snapshot_query", "snapshot_to_duckdb", "table_ident"]
+           "pg_days", "resolve_dsn", "snapshot_query", "snapshot_to_duckdb", "table_ident"]

@@ -17,6 +17,7 @@ from psycopg import sql
 
 from engine import copy_relay, diff, target
 from engine.columns import SNAPSHOT_KEY, ColumnType
+from engine.transforms import ident
 from engine.errors import DataError
 from support import tables
 
@@ -366,24 +367,32 @@ _hashed_row = st.tuples(
 
 
 @given(rows=st.lists(_hashed_row, max_size=8))
-def test_property_typed_reading_hashes_as_the_text_does(pg_dsn_hashed, rows):
+def test_property_the_hash_snapshot_hashes_as_the_text_does(pg_dsn_hashed, rows):
     """Property: for any integers, dates (BC and infinity too), numerics (NaN too) and texts,
-    the hash snapshot read with typed columns (the reader parsing integers and numeric(p,s)
-    itself; dates stay text, as it reads '0044-03-15 BC' as 44 AD) holds the same (key, hash) rows as one read all as text and cast
-    after; a text the typed reader refuses makes it read again as text, never drop the row."""
+    the hash snapshot (dates copied as days, integers, numeric(p,s) and days parsed by DuckDB's
+    reader) holds the same (key, hash) rows read typed or all as text; every row is read even
+    where the typed reader refuses a text (it is read again as text); and for a row whose
+    dates are finite and AD, the hash is row_hash_sql's over the table's plain text, the one
+    a text snapshot gets (a BC or infinite date's text is unreadable there)."""
     conn, duck, info = pg_dsn_hashed
     conn.execute("TRUNCATE hashed")
     with conn.cursor().copy("COPY hashed FROM STDIN") as cp:
         for i, row in enumerate(rows):
             cp.write_row((i, *row))
-    keep = diff.hash_snapshot_select(info, HASHED_FIELDS)
-    typed = diff.hash_snapshot_types(info, HASHED_FIELDS)
-    assert set(typed) == {"i", "s", "b", "n"}
-    assert target.snapshot_to_duckdb(conn, duck, info, list(HASHED_FIELDS), table="typed", keep=keep,
-                                     typed=typed) == len(rows)
-    target.snapshot_to_duckdb(conn, duck, info, list(HASHED_FIELDS), table="text", keep=keep)
+    hashing = diff.hash_snapshot(info, HASHED_FIELDS)
+    assert (set(hashing.typed), hashing.days) == ({"i", "s", "b", "d", "n"}, ("d",))
+    assert target.snapshot_to_duckdb(conn, duck, info, list(HASHED_FIELDS), table="typed", keep=hashing.keep,
+                                     typed=hashing.typed, days=hashing.days) == len(rows)
+    target.snapshot_to_duckdb(conn, duck, info, list(HASHED_FIELDS), table="untyped", keep=hashing.keep,
+                              days=hashing.days)
     got = duck.execute("SELECT * FROM typed ORDER BY 1").fetchall()
-    assert got == duck.execute("SELECT * FROM text ORDER BY 1").fetchall()
+    assert got == duck.execute("SELECT * FROM untyped ORDER BY 1").fetchall()
+    target.snapshot_to_duckdb(conn, duck, info, list(HASHED_FIELDS), table="text")
+    from_text = duck.execute(f"SELECT {diff.row_hash_sql(diff.table_hash_columns(info, HASHED_FIELDS))} "
+                             f"FROM text ORDER BY {ident(SNAPSHOT_KEY)}").fetchall()
+    plain = [i for i, row in enumerate(rows) if not isinstance(row[3], str)]
+    assert [h for (key, h) in got if int(key) in plain] == [h for (key,), (h,) in zip(
+        duck.execute(f"SELECT {ident(SNAPSHOT_KEY)} FROM text ORDER BY 1").fetchall(), from_text) if int(key) in plain]
 
 
 @pytest.fixture
@@ -403,7 +412,7 @@ def test_a_value_the_typed_reader_refuses_reads_the_snapshot_again_as_text(pg_ds
     conn.execute("UPDATE hashed SET n = 'NaN' WHERE id = 500")
     copies = []
     monkeypatch.setattr(target, "_copy_into", _counting_copies(target._copy_into, copies))
-    keep = diff.hash_snapshot_select(info, ["n"])
+    keep = diff.hash_snapshot(info, ["n"]).keep
     assert target.snapshot_to_duckdb(conn, duck, info, ["n"], keep=keep, typed={"n": "DECIMAL(12,2)"}) == 1000
     assert copies == ["DECIMAL(12,2)", "VARCHAR"]
     conn.execute("DELETE FROM hashed WHERE id = 500")

@@ -110,12 +110,12 @@ class HashedSide:
 def hash_target(con: duckdb.DuckDBPyConnection, world: World,
                 fields: Sequence[str] | None = None) -> tuple[HashedTarget, HashedSide]:
     """Turn ``build``'s text ``target`` into a hash snapshot of ``fields`` (default: all, in order)."""
-    from engine.diff import HashedTarget, hash_snapshot_select
+    from engine.diff import HashedTarget, row_hash_sql, table_hash_columns
 
     hashed = tuple(fields if fields is not None else world.table_info.columns)
     con.execute("CREATE OR REPLACE TABLE target_text AS SELECT * FROM target")
-    con.execute(f"CREATE OR REPLACE TABLE target AS SELECT {hash_snapshot_select(world.table_info, hashed)} "
-                f"FROM target_text")
+    table_hash = row_hash_sql(table_hash_columns(world.table_info, hashed))  # the hash snapshot's, from text
+    con.execute(f"CREATE OR REPLACE TABLE target AS SELECT {ident(SNAPSHOT_KEY)}, {table_hash} AS h FROM target_text")
     side = HashedSide(con)
     return HashedTarget(hashed, side.fetch), side
 
