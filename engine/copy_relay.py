@@ -61,11 +61,12 @@ def _through_fifos(conn: psycopg.Connection, copy: sql.Composable, params: Seque
             first = False
     except BaseException as exc:
         cancelled = producer.is_alive()
+        chain.abandoned = True  # before the cancel: a COPY not started yet is then never started
         if cancelled:
-            conn.cancel_safe()  # the reader gave up: stop the COPY instead of draining all of it
+            _cancel(conn)  # the reader gave up: stop the COPY instead of draining all of it
         _drain(chain, producer)
-        if failure and isinstance(exc, Exception) and not (cancelled and _ended_by_reader(failure[0])):
-            raise failure[0] from None  # the COPY failed first: the reader only saw it cut short
+        if failure and isinstance(exc, Exception) and not _ended_by_reader(failure[0], cancelled):
+            raise failure[0] from exc  # the COPY failed first: the reader only saw it cut short
         raise
     producer.join()  # the reader saw the last FIFO's end, so the producer has closed it: it cannot block
     if failure:
@@ -73,9 +74,21 @@ def _through_fifos(conn: psycopg.Connection, copy: sql.Composable, params: Seque
     return counted[0]
 
 
-def _ended_by_reader(exc: BaseException) -> bool:
-    """The producer's failure is the reader's doing: the COPY cancelled, or a FIFO closed on it."""
-    return isinstance(exc, (psycopg.errors.QueryCanceled, BrokenPipeError))
+def _ended_by_reader(exc: BaseException, cancelled: bool) -> bool:
+    """The producer's failure is the reader's doing: a FIFO closed on it, the chain abandoned,
+    or the COPY cancelled (when it was)."""
+    return isinstance(exc, (BrokenPipeError, _Abandoned)) or (cancelled and isinstance(exc, psycopg.errors.QueryCanceled))
+
+
+def _cancel(conn: psycopg.Connection) -> None:
+    try:
+        conn.cancel_safe(timeout=5.0)
+    except Exception:  # noqa: BLE001 -- a cancel that fails leaves the drain to read the rest; the reader's error stands
+        pass
+
+
+class _Abandoned(Exception):
+    """The reader failed: the producer stops (psycopg cancels a COPY left this way)."""
 
 
 class _FifoChain:
@@ -92,9 +105,8 @@ class _FifoChain:
     def next_segment(self) -> BinaryIO:
         """Close the FIFO being written and open the next (blocks until the reader opens it)."""
         self.close()
-        if self.abandoned:  # rows sent before the cancel took effect: a FIFO each would be a wait each
-            self._out = open(os.devnull, "wb")
-            return self._out
+        if self.abandoned:  # a FIFO nobody reads would be a wait; leaving the COPY block cancels it
+            raise _Abandoned("the reader failed")
         path = os.path.join(self.folder, f"copy{self._count}.csv")
         self._count += 1
         os.mkfifo(path, 0o600)
@@ -113,17 +125,21 @@ class _FifoChain:
 
 
 class _Sink:
-    """Where the relay writes: ``next_segment()`` gives the file to write, ``limit`` bytes a segment."""
+    """Where the relay writes: ``next_segment()`` gives the file to write, ``limit`` bytes a
+    segment; ``stopped()`` says the reader has failed."""
 
-    def __init__(self, next_segment: Callable[[], BinaryIO], limit: int) -> None:
+    def __init__(self, next_segment: Callable[[], BinaryIO], limit: int,
+                 stopped: Callable[[], bool] = lambda: False) -> None:
         self.next_segment = next_segment
         self.limit = limit
+        self.stopped = stopped
 
 
 def _produce(conn: psycopg.Connection, copy: sql.Composable, params: Sequence[Any] | None, chain: _FifoChain,
              failure: list[BaseException], counted: list[int]) -> None:
     try:
-        counted.append(_run_copy(conn, copy, params, _Sink(chain.next_segment, SEGMENT_BYTES)))
+        counted.append(_run_copy(conn, copy, params, _Sink(chain.next_segment, SEGMENT_BYTES,
+                                                           lambda: chain.abandoned)))
     except BaseException as exc:  # handed to the main thread, which raises it
         failure.append(exc)
     finally:
@@ -137,6 +153,8 @@ def _produce(conn: psycopg.Connection, copy: sql.Composable, params: Sequence[An
 
 def _run_copy(conn: psycopg.Connection, copy: sql.Composable, params: Sequence[Any] | None, sink: _Sink) -> int:
     out = sink.next_segment()  # opened before the COPY starts, so a reader is waiting for its rows
+    if sink.stopped():  # the reader failed while this waited for it: a cancel sent now would be lost
+        raise _Abandoned("the reader failed before the COPY started")
     with conn.cursor() as cur, cur.copy(copy, params):  # psycopg starts the COPY; its rows are taken below
         return _relay_copy_out(conn.pgconn, out.write, sink, conn.info.encoding)
 
@@ -183,10 +201,9 @@ def _wait_readable(socket: int) -> None:
 
 
 def _drain(chain: _FifoChain, producer: threading.Thread) -> None:
-    """After the reader failed: wait for the producer, reading and dropping what it still writes
-    into the FIFO it is at, so it never blocks on a full pipe (or on opening one nobody reads);
-    its later segments go to the null device."""
-    chain.abandoned = True
+    """After the reader failed (``chain.abandoned``): wait for the producer, reading and dropping
+    what it still writes into the FIFO it is at, so it never blocks on a full pipe (or on
+    opening one nobody reads); at its next segment it stops."""
     fd, opened = -1, None
     try:
         while producer.is_alive():

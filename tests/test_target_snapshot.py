@@ -426,3 +426,49 @@ def _counting_copies(copy_into, copies: list):
         copies.append(args[-1].get("n", "VARCHAR"))
         return copy_into(*args)
     return counted
+
+
+def test_a_reader_failing_inside_a_fifo_raises_its_own_error_not_a_broken_pipe(pg_dsn):
+    """The reader reads part of a small COPY's only FIFO and fails; the producer's last flush
+    meets a broken pipe and it ends before the reader's error is handled. That error is
+    raised, not BrokenPipeError (found in review: DuckDB's message was lost)."""
+    def consume(path: str, seekable: bool, first: bool) -> None:
+        with open(path, "rb") as fh:
+            fh.read(10)
+        time.sleep(0.3)  # the producer meets the closed pipe and ends meanwhile
+        raise RuntimeError("the reader gave up")
+
+    with psycopg.connect(pg_dsn) as conn:
+        with pytest.raises(RuntimeError, match="the reader gave up"):
+            copy_relay.stream_copy_out(conn, sql.SQL("COPY (SELECT g, repeat('x', 100) FROM generate_series(1, 1000) g) "
+                                                     "TO STDOUT"), None, consume)
+        conn.rollback()
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_a_reader_failing_before_it_opens_the_first_fifo_keeps_the_copy_from_starting(pg_dsn):
+    """A cancel sent before the COPY starts reaches an idle backend and is lost; the whole COPY
+    was then relayed into a drain for nothing (found in review). Now the producer, let go by the
+    drain, sees the reader has failed and never starts it: the sequence the COPY would advance
+    is untouched, and the reader's error is raised."""
+    def consume(path: str, seekable: bool, first: bool) -> None:
+        raise RuntimeError("the reader gave up")
+
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("CREATE SEQUENCE relay_probe")
+        with pytest.raises(RuntimeError, match="the reader gave up"):
+            copy_relay.stream_copy_out(conn, sql.SQL("COPY (SELECT nextval('relay_probe') FROM generate_series(1, 200000)) "
+                                                     "TO STDOUT"), None, consume)
+        assert conn.execute("SELECT is_called FROM relay_probe").fetchone() == (False,)
+
+
+def test_without_named_pipes_the_copy_goes_through_one_file(pg_dsn, monkeypatch):
+    """Where the OS has no mkfifo (Windows), the COPY is written to a temporary file first and
+    read from it whole (in parallel, as it is seekable)."""
+    monkeypatch.delattr(copy_relay.os, "mkfifo")
+    tables.create(pg_dsn, rows=_rows())
+    duck = duckdb.connect()
+    with target.connect(pg_dsn) as conn:
+        info = target.read_table_info(conn, tables.rules())
+        assert target.snapshot_to_duckdb(conn, duck, info, tables.TYPED_FIELDS) == len(TRICKY_TEXT)
+    assert set(duck.execute("SELECT * FROM target").fetchall()) == _expected(pg_dsn, tables.TYPED_FIELDS)
