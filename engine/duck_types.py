@@ -124,12 +124,15 @@ def _decimal(precision: str | None, scale: str | None) -> str:
 
 
 def days_sql(expr: str) -> str:
-    """DuckDB SQL: the days from ``DAYS_EPOCH`` to the DATE ``expr`` (BIGINT).
+    """DuckDB SQL: the days from ``DAYS_EPOCH`` to the DATE ``expr`` (BIGINT), +-``DAYS_INFINITY``
+    for +-infinity (as ``target.pg_days`` gives; DuckDB's own subtraction would not).
 
     >>> days_sql("d")
-    "(d - DATE '2000-01-01')"
+    "CASE WHEN isfinite(d) THEN d - DATE '2000-01-01' WHEN d > DATE '2000-01-01' THEN 2147483647 WHEN d < DATE '2000-01-01' THEN -2147483647 END"
     """
-    return f"({expr} - DATE '{DAYS_EPOCH}')"
+    epoch = f"DATE '{DAYS_EPOCH}'"
+    return (f"CASE WHEN isfinite({expr}) THEN {expr} - {epoch} WHEN {expr} > {epoch} THEN {DAYS_INFINITY} "
+            f"WHEN {expr} < {epoch} THEN -{DAYS_INFINITY} END")  # NULL stays NULL
 
 
 def render_sql(expr: str, dtype: str) -> str:
