@@ -290,16 +290,14 @@ def key_is_unique(conn: psycopg.Connection, info: TableInfo) -> bool:
                                  ).fetchone()[0])
 
 
-def check_table_keys(conn: psycopg.Connection, table_info: TableInfo) -> bool:
+def check_table_keys(conn: psycopg.Connection, table_info: TableInfo) -> None:
     """Refuse a table whose key column holds NULLs or duplicates (``DataError``, counts and samples).
 
     A unique index on the key (a primary key) makes duplicates impossible; NULLs are still
-    counted unless the column is NOT NULL. Returns True when the catalog alone guarantees the
-    key (then no copy of the table can hold a NULL or repeated key text: values a unique index
-    holds apart print apart), False when the rows were counted.
+    counted unless the column is NOT NULL.
     """
     if key_is_unique(conn, table_info) and not table_info.key.nullable:
-        return True
+        return
     query = sql.SQL(sql_text("target/key_problems.sql")).format(
         table=table_ident(table_info), key=sql.Identifier(table_info.key.name))
     with db_errors(f"checking the keys of {table_info.qualified}"):
@@ -318,7 +316,6 @@ def check_table_keys(conn: psycopg.Connection, table_info: TableInfo) -> bool:
             hint="fix those rows, or choose a unique key column (a primary key makes this impossible)",
             details={"null_keys": nulls, "duplicate_keys": dup_keys, "duplicate_rows": dup_rows,
                      "sample": list(sample)})
-    return False
 
 
 # -- snapshot ----------------------------------------------------------------------------------
