@@ -113,6 +113,8 @@ class _FifoChain:
         self.current = path
         self.ready.put(path)
         self._out = open(path, "wb", buffering=_RELAY_BUFFER)
+        if self.abandoned:  # the drain opened it: the reader had failed (a cancel sent before the COPY is lost)
+            raise _Abandoned("the reader failed")
         return self._out
 
     def close(self) -> None:
@@ -125,21 +127,17 @@ class _FifoChain:
 
 
 class _Sink:
-    """Where the relay writes: ``next_segment()`` gives the file to write, ``limit`` bytes a
-    segment; ``stopped()`` says the reader has failed."""
+    """Where the relay writes: ``next_segment()`` gives the file to write, ``limit`` bytes a segment."""
 
-    def __init__(self, next_segment: Callable[[], BinaryIO], limit: int,
-                 stopped: Callable[[], bool] = lambda: False) -> None:
+    def __init__(self, next_segment: Callable[[], BinaryIO], limit: int) -> None:
         self.next_segment = next_segment
         self.limit = limit
-        self.stopped = stopped
 
 
 def _produce(conn: psycopg.Connection, copy: sql.Composable, params: Sequence[Any] | None, chain: _FifoChain,
              failure: list[BaseException], counted: list[int]) -> None:
     try:
-        counted.append(_run_copy(conn, copy, params, _Sink(chain.next_segment, SEGMENT_BYTES,
-                                                           lambda: chain.abandoned)))
+        counted.append(_run_copy(conn, copy, params, _Sink(chain.next_segment, SEGMENT_BYTES)))
     except BaseException as exc:  # handed to the main thread, which raises it
         failure.append(exc)
     finally:
@@ -153,8 +151,6 @@ def _produce(conn: psycopg.Connection, copy: sql.Composable, params: Sequence[An
 
 def _run_copy(conn: psycopg.Connection, copy: sql.Composable, params: Sequence[Any] | None, sink: _Sink) -> int:
     out = sink.next_segment()  # opened before the COPY starts, so a reader is waiting for its rows
-    if sink.stopped():  # the reader failed while this waited for it: a cancel sent now would be lost
-        raise _Abandoned("the reader failed before the COPY started")
     with conn.cursor() as cur, cur.copy(copy, params):  # psycopg starts the COPY; its rows are taken below
         return _relay_copy_out(conn.pgconn, out.write, sink, conn.info.encoding)
 

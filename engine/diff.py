@@ -108,7 +108,7 @@ def row_hash_sql(columns: Sequence[tuple[str, str]]) -> str:
         return "0"
     casts = [f"TRY_CAST({ident(name)} AS {kind})" for name, kind in columns]
     unreadable = [f"({ident(name)} IS NOT NULL AND {cast} IS NULL)"
-                  for (name, kind), cast in zip(columns, casts) if kind != "VARCHAR"]
+                  for (name, kind), cast in zip(columns, casts) if _cast_may_fail(kind)]
     terms = [_hash_term(cast, kind) for cast, (_, kind) in zip(casts, columns)]
     return "hash(" + ", ".join(terms) + f", {' OR '.join(unreadable) or 'false'})"
 
@@ -118,6 +118,11 @@ def sheet_hash_sql(values: Sequence[tuple[str, str]]) -> str:
     if not values:
         return "0"
     return "hash(" + ", ".join(_hash_term(value, kind) for value, kind in values) + ", false)"
+
+
+def _cast_may_fail(kind: str) -> bool:
+    """Whether a table text can fail its cast to ``kind`` (be unreadable): any type but text."""
+    return kind != "VARCHAR"
 
 
 def _hash_term(value: str, kind: str) -> str:
@@ -304,7 +309,7 @@ def _diff_sql(fields: list[FieldRule], lanes: list[Lane], columns: ColumnMap, ca
         table_columns.append(f", {ident(f.name)} AS t{i}")
         typed_columns.append(f", TRY_CAST(t{i} AS {lane.to_type}) AS tt{i}")
         equal = equal_sql(f.compare, f"l{i}_v", f"tt{i}", lane.to_type)
-        unreadable = f"WHEN t{i} IS NOT NULL AND tt{i} IS NULL THEN 'changed' " if lane.to_type != "VARCHAR" else ""
+        unreadable = f"WHEN t{i} IS NOT NULL AND tt{i} IS NULL THEN 'changed' " if _cast_may_fail(lane.to_type) else ""
         statuses.append(f", CASE WHEN l{i}_e IS NOT NULL THEN 'invalid' "
                         f"WHEN table_key IS NULL THEN 'new_row' {unreadable}WHEN NOT {equal} THEN 'changed' END AS st{i}")
         structs.append(f"{{'field': {sql_literal(f.name)}, 'status': st{i}, 'raw_value': r.{raw}, "
