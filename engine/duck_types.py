@@ -11,7 +11,9 @@ Choices worth knowing:
   trailing fraction zeros (``12.5``, not ``12.5000000000``).
 - ``timestamp with time zone`` is DuckDB's ``TIMESTAMPTZ`` (ICU is built into this DuckDB);
   rendered in UTC with an explicit ``+00`` offset whatever the session's time zone.
-- ``real`` and ``double precision`` are both ``DOUBLE``.
+- ``real`` is ``FLOAT`` and ``double precision`` ``DOUBLE``: a sheet value is compared as
+  the column stores it (``0.1000000001`` is the real ``0.1``), and one past the type's
+  range is an invalid cell, not a failed write.
 - ``smallint``, ``integer`` and ``bigint`` keep their ranges (``SMALLINT``, ``INTEGER``,
   ``BIGINT``), so a number the column cannot hold is an invalid cell, not a failed write.
 - ``json``, ``jsonb``, arrays, ``character(n)`` and anything unknown stay ``VARCHAR``:
@@ -38,7 +40,7 @@ _EXACT = {
     "text": "VARCHAR", "character varying": "VARCHAR", "varchar": "VARCHAR", "name": "VARCHAR",
     "citext": "VARCHAR", "smallint": "SMALLINT", "integer": "INTEGER", "bigint": "BIGINT",
     "int2": "SMALLINT", "int4": "INTEGER", "int8": "BIGINT", "int": "INTEGER",
-    "real": "DOUBLE", "double precision": "DOUBLE", "float4": "DOUBLE", "float8": "DOUBLE",
+    "real": "FLOAT", "double precision": "DOUBLE", "float4": "FLOAT", "float8": "DOUBLE",
     "boolean": "BOOLEAN", "bool": "BOOLEAN", "date": "DATE",
     "timestamp without time zone": "TIMESTAMP", "timestamp": "TIMESTAMP",
     "timestamp with time zone": "TIMESTAMPTZ", "timestamptz": "TIMESTAMPTZ",

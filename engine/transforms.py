@@ -315,6 +315,7 @@ def cell_error(v: str) -> str:
 
 
 _INTEGERS = ("SMALLINT", "INTEGER", "BIGINT")
+_FLOATS = ("FLOAT", "DOUBLE")
 _BOUNDED_TEXT = re.compile(r"^(character varying|character)\((\d+)\)$")
 
 
@@ -341,14 +342,22 @@ def final_cast(v: str, from_type: str, to_type: str, pg_type: str) -> Step:
         value = _integer(text) if to_type == "BIGINT" else f"TRY_CAST({_integer(text)} AS {to_type})"
     elif {to_type, from_type} == {"TIMESTAMP", "TIMESTAMPTZ"}:
         value = f"timezone('UTC', {v})"  # timestamp columns hold UTC wall time, whatever the session
-    elif to_type == "DOUBLE":
-        # DuckDB reads 1e400 as infinity, which PostgreSQL refuses as out of range; an
-        # infinity is one only when the text says so ('inf', '-Infinity').
-        value = (f"CASE WHEN NOT isinf(TRY_CAST({v} AS DOUBLE)) OR contains(lower({_text(v, from_type)}), 'inf') "
-                 f"THEN TRY_CAST({v} AS DOUBLE) END")
+    elif to_type in _FLOATS:
+        value = _float(v, from_type, to_type)
     else:
         value = f"TRY_CAST({v} AS {to_type})"
     return Step(value, None, to_type, failure=("type", f" is not a valid {pg_type}"))
+
+
+def _float(v: str, from_type: str, to_type: str) -> str:
+    """DuckDB reads a number past the type's range as infinity and one too small as zero
+    (1e39 and 1e-50 for a real, 1e-400 for a double); PostgreSQL refuses both as out of
+    range. An infinity is one only when the text says so ('inf', '-Infinity'), a zero only
+    when no digit but 0 comes before its exponent."""
+    cast, text = f"TRY_CAST({v} AS {to_type})", _text(v, from_type)
+    return (f"CASE WHEN isinf({cast}) THEN CASE WHEN contains(lower({text}), 'inf') THEN {cast} END "
+            f"WHEN {cast} = 0 THEN CASE WHEN NOT regexp_matches({text}, '^[^eE]*[1-9]') THEN {cast} END "
+            f"ELSE {cast} END")
 
 
 @dataclass(frozen=True)
@@ -561,7 +570,7 @@ def equal_sql(cmp: Comparison, s: str, t: str, dtype: str) -> str:
 
 def _numeric_equal(s: str, t: str, dtype: str, tolerance: Decimal) -> str:
     # Exact decimal arithmetic (texts too), except for float columns.
-    number = "DOUBLE" if dtype == "DOUBLE" else "DECIMAL(38,10)"
+    number = "DOUBLE" if dtype in _FLOATS else "DECIMAL(38,10)"
     a, b = f"TRY_CAST({s} AS {number})", f"TRY_CAST({t} AS {number})"
     tol = f"CAST({sql_literal(tolerance)} AS {number})"
     # Values that are not numbers (a text column) fall back to exact comparison.

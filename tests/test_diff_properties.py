@@ -133,6 +133,7 @@ TYPED = {
     "numeric(12,2)": st.decimals(-10**9, 10**9, places=2).map(str),
     "numeric": st.decimals(-10**6, 10**6, places=4).map(lambda d: str(d.normalize()) if d != 0 else "0"),
     "double precision": st.floats(-1e12, 1e12, allow_nan=False).map(repr),
+    "real": st.floats(-2.0 ** 40, 2.0 ** 40, allow_nan=False, width=32).map(repr),
     "boolean": st.sampled_from(["t", "f"]),
     "date": st.dates(date(1900, 1, 1), date(2100, 1, 1)).map(str),
     "timestamp without time zone": INSTANT.map(str),

@@ -131,3 +131,28 @@ def test_table_values_duckdb_cannot_hold_differ_from_a_blank_cell(pg_dsn, tmp_pa
     assert api.plan(rules, dsn=pg_dsn).changed_rows == 0
     with psycopg.connect(pg_dsn) as conn:
         assert conn.execute("SELECT id, n, d, big FROM public.odd ORDER BY id").fetchall()[0] == ("a", None, None, None)
+
+
+def test_float_columns_refuse_what_postgresql_refuses_and_real_values_converge(pg_dsn, tmp_path: Path):
+    """A real column was compared as DOUBLE. '0.1000000001' differs from the table's 0.1 as a
+    double, but PostgreSQL stores it as the real 0.1: it was rewritten by every run. '1e39' and
+    '1e-50' are valid doubles that PostgreSQL refuses for real, and DuckDB reads '1e-400' as a
+    double zero where PostgreSQL refuses it: the write failed and the whole run with it. Now
+    such a cell is invalid, and a run converges."""
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute("CREATE TABLE public.floats (id text PRIMARY KEY, r real, d double precision)")
+        conn.execute("INSERT INTO public.floats VALUES ('a', 0.1, 1), ('b', 1, 1), ('c', 1, 1), ('d', 1, 1)")
+    rules = file_rules(tmp_path, "floats",
+                       "id,r,d\na,0.1000000001,1\nb,1e39,1e-400\nc,1e-50,1e-310\nd,-Infinity,-0.0e5\n",
+                       "  r: {column: r}\n  d: {column: d}\n")
+    plan = api.plan(rules, dsn=pg_dsn)
+    assert sorted((d.record_key, d.field, d.status) for d in plan.differences) == [
+        ("b", "d", "invalid"), ("b", "r", "invalid"), ("c", "d", "changed"), ("c", "r", "invalid"),
+        ("d", "d", "changed"), ("d", "r", "changed")]
+    result = api.run(rules, dsn=pg_dsn)
+    assert (result.status, result.written) == ("succeeded", 3)
+    again = api.plan(rules, dsn=pg_dsn)
+    assert (again.changed_rows, again.invalid) == (0, 3), "a second run would rewrite"
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT id, r::text, d::text FROM public.floats ORDER BY id").fetchall() == [
+            ("a", "0.1", "1"), ("b", "1", "1"), ("c", "1", "1e-310"), ("d", "-Infinity", "-0")]
