@@ -316,6 +316,8 @@ def cell_error(v: str) -> str:
 
 _INTEGERS = ("SMALLINT", "INTEGER", "BIGINT")
 _FLOATS = ("FLOAT", "DOUBLE")
+_YEAR_1 = {"DATE": "DATE '0001-01-01'", "TIMESTAMP": "TIMESTAMP '0001-01-01 00:00:00'",
+           "TIMESTAMPTZ": "TIMESTAMPTZ '0001-01-01 00:00:00+00'"}
 _BOUNDED_TEXT = re.compile(r"^(character varying|character)\((\d+)\)$")
 
 
@@ -336,6 +338,8 @@ def final_cast(v: str, from_type: str, to_type: str, pg_type: str) -> Step:
                      f"WHEN length(rtrim({text}, ' ')) <= {n} THEN left({text}, {n}) END")
         return Step(value, None, to_type, failure=("type", f" is longer than {pg_type} holds"))
     if from_type == to_type:
+        if to_type in _YEAR_1:
+            return Step(_from_year_1(v, to_type), None, to_type, failure=("type", f" is not a valid {pg_type}"))
         return Step(v, None, to_type)
     if to_type in _INTEGERS and from_type in ("VARCHAR", "ANY"):
         text = _text(v, from_type)
@@ -346,7 +350,16 @@ def final_cast(v: str, from_type: str, to_type: str, pg_type: str) -> Step:
         value = _float(v, from_type, to_type)
     else:
         value = f"TRY_CAST({v} AS {to_type})"
+    if to_type in _YEAR_1:
+        value = _from_year_1(value, to_type)
     return Step(value, None, to_type, failure=("type", f" is not a valid {pg_type}"))
+
+
+def _from_year_1(value: str, to_type: str) -> str:
+    """PostgreSQL has no year 0 and refuses '0000-01-01', which DuckDB reads as 1 BC (and would
+    write so). A sheet's BC dates are not read at all (DuckDB's cast refuses 'BC'), so any
+    finite value before the year 1 is invalid."""
+    return f"CASE WHEN {value} < {_YEAR_1[to_type]} AND isfinite({value}) THEN NULL ELSE {value} END"
 
 
 def _float(v: str, from_type: str, to_type: str) -> str:

@@ -156,3 +156,27 @@ def test_float_columns_refuse_what_postgresql_refuses_and_real_values_converge(p
     with psycopg.connect(pg_dsn) as conn:
         assert conn.execute("SELECT id, r::text, d::text FROM public.floats ORDER BY id").fetchall() == [
             ("a", "0.1", "1"), ("b", "1", "1"), ("c", "1", "1e-310"), ("d", "-Infinity", "-0")]
+
+
+def test_a_sheet_date_in_the_year_0_is_invalid_not_written_as_1_bc(pg_dsn, tmp_path: Path):
+    """PostgreSQL has no year 0 and refuses '0000-01-01'; DuckDB reads it as 1 BC, which it
+    then wrote. Now a date or timestamp before the year 1 from a sheet is an invalid cell,
+    whether the final cast or a transform (to_date) read it."""
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute("CREATE TABLE public.days (id text PRIMARY KEY, d date, t timestamp, f date)")
+        conn.execute("INSERT INTO public.days VALUES ('a', '2024-01-01', '2024-01-01', '2024-01-01'), "
+                     "('b', '2024-01-01', '2024-01-01', '2024-01-01')")
+    rules = file_rules(tmp_path, "days", "id,d,t,f\na,0000-01-01,0000-06-01 10:00:00,0000-03-01\n"
+                       "b,0001-01-01,0001-01-01 00:00:00,0001-01-01\n",
+                       "  d: {column: d}\n  t: {column: t}\n"
+                       "  f: {column: f, transform: [{to_date: {formats: ['%Y-%m-%d']}}]}\n")
+    plan = api.plan(rules, dsn=pg_dsn)
+    assert sorted((d.record_key, d.field, d.status) for d in plan.differences) == [
+        ("a", "d", "invalid"), ("a", "f", "invalid"), ("a", "t", "invalid"),
+        ("b", "d", "changed"), ("b", "f", "changed"), ("b", "t", "changed")]
+    result = api.run(rules, dsn=pg_dsn)
+    assert (result.status, result.written) == ("succeeded", 3)
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT id, d::text, t::text, f::text FROM public.days ORDER BY id").fetchall() == [
+            ("a", "2024-01-01", "2024-01-01 00:00:00", "2024-01-01"),
+            ("b", "0001-01-01", "0001-01-01 00:00:00", "0001-01-01")]
