@@ -316,8 +316,8 @@ def cell_error(v: str) -> str:
 
 _INTEGERS = ("SMALLINT", "INTEGER", "BIGINT")
 _FLOATS = ("FLOAT", "DOUBLE")
-_YEAR_1 = {"DATE": "DATE '0001-01-01'", "TIMESTAMP": "TIMESTAMP '0001-01-01 00:00:00'",
-           "TIMESTAMPTZ": "TIMESTAMPTZ '0001-01-01 00:00:00+00'"}
+_FIRST_INSTANT = {"DATE": "DATE '0001-01-01'", "TIMESTAMP": "TIMESTAMP '0001-01-01 00:00:00'",
+                  "TIMESTAMPTZ": "TIMESTAMPTZ '0001-01-01 00:00:00+00'"}
 _BOUNDED_TEXT = re.compile(r"^(character varying|character)\((\d+)\)$")
 
 
@@ -338,8 +338,8 @@ def final_cast(v: str, from_type: str, to_type: str, pg_type: str) -> Step:
                      f"WHEN length(rtrim({text}, ' ')) <= {n} THEN left({text}, {n}) END")
         return Step(value, None, to_type, failure=("type", f" is longer than {pg_type} holds"))
     if from_type == to_type:
-        if to_type in _YEAR_1:
-            return Step(_from_year_1(v, to_type), None, to_type, failure=("type", f" is not a valid {pg_type}"))
+        if to_type in _FIRST_INSTANT:
+            return Step(_in_postgres_range(v, to_type), None, to_type, failure=("type", f" is not a valid {pg_type}"))
         return Step(v, None, to_type)
     if to_type in _INTEGERS and from_type in ("VARCHAR", "ANY"):
         text = _text(v, from_type)
@@ -350,16 +350,23 @@ def final_cast(v: str, from_type: str, to_type: str, pg_type: str) -> Step:
         value = _float(v, from_type, to_type)
     else:
         value = f"TRY_CAST({v} AS {to_type})"
-    if to_type in _YEAR_1:
-        value = _from_year_1(value, to_type)
+    if to_type in _FIRST_INSTANT:
+        value = _in_postgres_range(value, to_type, v if from_type == "VARCHAR" and to_type == "TIMESTAMPTZ" else None)
     return Step(value, None, to_type, failure=("type", f" is not a valid {pg_type}"))
 
 
-def _from_year_1(value: str, to_type: str) -> str:
+def _in_postgres_range(value: str, to_type: str, text: str | None = None) -> str:
     """PostgreSQL has no year 0 and refuses '0000-01-01', which DuckDB reads as 1 BC (and would
-    write so). A sheet's BC dates are not read at all (DuckDB's cast refuses 'BC'), so any
-    finite value before the year 1 is invalid."""
-    return f"CASE WHEN {value} < {_YEAR_1[to_type]} AND isfinite({value}) THEN NULL ELSE {value} END"
+    write so); its dates end at 5874897-12-31, DuckDB's later. A sheet's BC dates are not read
+    at all (DuckDB's cast refuses 'BC'), so a finite value outside these is invalid. A
+    timestamptz is checked in UTC (a BC instant prints as text DuckDB cannot read back) and,
+    given its ``text``, as written, as PostgreSQL reads it ('0000-12-31 23:00-05' is year 0)."""
+    outside = f"{value} < {_FIRST_INSTANT[to_type]}"
+    if to_type == "DATE":
+        outside += f" OR {value} > DATE '5874897-12-31'"
+    if text is not None:
+        outside += f" OR TRY_CAST({text} AS TIMESTAMP) < TIMESTAMP '0001-01-01 00:00:00'"
+    return f"CASE WHEN ({outside}) AND isfinite({value}) THEN NULL ELSE {value} END"
 
 
 def _float(v: str, from_type: str, to_type: str) -> str:
@@ -589,7 +596,7 @@ def _numeric_equal(s: str, t: str, dtype: str, tolerance: Decimal) -> str:
     # Values that are not numbers (a text column) fall back to exact comparison.
     return (f"(CASE WHEN {s} IS NULL OR {t} IS NULL THEN {s} IS NULL AND {t} IS NULL "
             f"WHEN {a} IS NULL OR {b} IS NULL THEN {s} = {t} "
-            f"ELSE abs({a} - {b}) <= {tol} END)")
+            f"ELSE {a} = {b} OR abs({a} - {b}) <= {tol} END)")  # inf - inf and NaN - NaN are NaN
 
 
 __all__ = ["Compiled", "Lane", "Step", "apply_chain", "chain_query", "WHITESPACE", "cell_error", "compile_chain",

@@ -158,25 +158,32 @@ def test_float_columns_refuse_what_postgresql_refuses_and_real_values_converge(p
             ("a", "0.1", "1"), ("b", "1", "1"), ("c", "1", "1e-310"), ("d", "-Infinity", "-0")]
 
 
-def test_a_sheet_date_in_the_year_0_is_invalid_not_written_as_1_bc(pg_dsn, tmp_path: Path):
+def test_a_sheet_date_postgresql_cannot_hold_is_invalid_not_written_otherwise(pg_dsn, tmp_path: Path):
     """PostgreSQL has no year 0 and refuses '0000-01-01'; DuckDB reads it as 1 BC, which it
-    then wrote. Now a date or timestamp before the year 1 from a sheet is an invalid cell,
-    whether the final cast or a transform (to_date) read it."""
+    then wrote. Its dates end at 5874897-12-31, DuckDB's later: such a date failed the write
+    and the run. Now such a cell is invalid, whether the final cast or a transform (to_date)
+    read it; a timestamptz's year is taken as written ('0000-12-31 23:00:00-05' is year 0,
+    though in UTC it is the year 1)."""
     with psycopg.connect(pg_dsn) as conn:
-        conn.execute("CREATE TABLE public.days (id text PRIMARY KEY, d date, t timestamp, f date)")
-        conn.execute("INSERT INTO public.days VALUES ('a', '2024-01-01', '2024-01-01', '2024-01-01'), "
-                     "('b', '2024-01-01', '2024-01-01', '2024-01-01')")
-    rules = file_rules(tmp_path, "days", "id,d,t,f\na,0000-01-01,0000-06-01 10:00:00,0000-03-01\n"
-                       "b,0001-01-01,0001-01-01 00:00:00,0001-01-01\n",
+        conn.execute("CREATE TABLE public.days (id text PRIMARY KEY, d date, t timestamp, f date, z timestamptz)")
+        conn.execute("INSERT INTO public.days SELECT id, '2024-01-01', '2024-01-01', '2024-01-01', '2024-01-01 00:00:00+00' "
+                     "FROM unnest(ARRAY['a', 'b', 'c']) AS id")
+    rules = file_rules(tmp_path, "days", "id,d,t,f,z\n"
+                       "a,0000-01-01,0000-06-01 10:00:00,0000-03-01,0000-12-31 23:00:00-05\n"
+                       "b,0001-01-01,0001-01-01 00:00:00,0001-01-01,0001-01-02 00:00:00+00\n"
+                       "c,5874898-01-01,2024-01-01 00:00:00,2024-01-01,2024-01-01 00:00:00+00\n",
                        "  d: {column: d}\n  t: {column: t}\n"
-                       "  f: {column: f, transform: [{to_date: {formats: ['%Y-%m-%d']}}]}\n")
+                       "  f: {column: f, transform: [{to_date: {formats: ['%Y-%m-%d']}}]}\n  z: {column: z}\n")
     plan = api.plan(rules, dsn=pg_dsn)
     assert sorted((d.record_key, d.field, d.status) for d in plan.differences) == [
-        ("a", "d", "invalid"), ("a", "f", "invalid"), ("a", "t", "invalid"),
-        ("b", "d", "changed"), ("b", "f", "changed"), ("b", "t", "changed")]
+        ("a", "d", "invalid"), ("a", "f", "invalid"), ("a", "t", "invalid"), ("a", "z", "invalid"),
+        ("b", "d", "changed"), ("b", "f", "changed"), ("b", "t", "changed"), ("b", "z", "changed"),
+        ("c", "d", "invalid")]
     result = api.run(rules, dsn=pg_dsn)
-    assert (result.status, result.written) == ("succeeded", 3)
+    assert (result.status, result.written) == ("succeeded", 4)
     with psycopg.connect(pg_dsn) as conn:
-        assert conn.execute("SELECT id, d::text, t::text, f::text FROM public.days ORDER BY id").fetchall() == [
-            ("a", "2024-01-01", "2024-01-01 00:00:00", "2024-01-01"),
-            ("b", "0001-01-01", "0001-01-01 00:00:00", "0001-01-01")]
+        conn.execute("SET TimeZone = 'UTC'")
+        assert conn.execute("SELECT id, d::text, t::text, f::text, z::text FROM public.days ORDER BY id").fetchall() == [
+            ("a", "2024-01-01", "2024-01-01 00:00:00", "2024-01-01", "2024-01-01 00:00:00+00"),
+            ("b", "0001-01-01", "0001-01-01 00:00:00", "0001-01-01", "0001-01-02 00:00:00+00"),
+            ("c", "2024-01-01", "2024-01-01 00:00:00", "2024-01-01", "2024-01-01 00:00:00+00")]
