@@ -373,9 +373,10 @@ def _float(v: str, from_type: str, to_type: str) -> str:
     """DuckDB reads a number past the type's range as infinity and one too small as zero
     (1e39 and 1e-50 for a real, 1e-400 for a double); PostgreSQL refuses both as out of
     range. An infinity is one only when the text says so ('inf', '-Infinity'), a zero only
-    when no digit but 0 comes before its exponent."""
+    when no digit but 0 comes before its exponent. DuckDB also reads '1_0' as 10, which
+    PostgreSQL refuses for a float."""
     cast, text = f"TRY_CAST({v} AS {to_type})", _text(v, from_type)
-    return (f"CASE WHEN isinf({cast}) THEN CASE WHEN contains(lower({text}), 'inf') THEN {cast} END "
+    return (f"CASE WHEN contains({text}, '_') THEN NULL WHEN isinf({cast}) THEN CASE WHEN contains(lower({text}), 'inf') THEN {cast} END "
             f"WHEN {cast} = 0 THEN CASE WHEN NOT regexp_matches({text}, '^[^eE]*[1-9]') THEN {cast} END "
             f"ELSE {cast} END")
 
