@@ -338,10 +338,10 @@ def final_cast(v: str, from_type: str, to_type: str, pg_type: str) -> Step:
                      f"WHEN length(rtrim({text}, ' ')) <= {n} THEN left({text}, {n}) END")
         return Step(value, None, to_type, failure=("type", f" is longer than {pg_type} holds"))
     if from_type == to_type:
-        if to_type in _FIRST_INSTANT:
-            return Step(_in_postgres_range(v, to_type), None, to_type, failure=("type", f" is not a valid {pg_type}"))
-        return Step(v, None, to_type)
-    if to_type in _INTEGERS and from_type in ("VARCHAR", "ANY"):
+        if to_type not in _FIRST_INSTANT:
+            return Step(v, None, to_type)
+        value = v  # a date a transform made is still checked against PostgreSQL's range
+    elif to_type in _INTEGERS and from_type in ("VARCHAR", "ANY"):
         text = _text(v, from_type)
         value = _integer(text) if to_type == "BIGINT" else f"TRY_CAST({_integer(text)} AS {to_type})"
     elif {to_type, from_type} == {"TIMESTAMP", "TIMESTAMPTZ"}:
@@ -376,7 +376,8 @@ def _float(v: str, from_type: str, to_type: str) -> str:
     when no digit but 0 comes before its exponent. DuckDB also reads '1_0' as 10, which
     PostgreSQL refuses for a float."""
     cast, text = f"TRY_CAST({v} AS {to_type})", _text(v, from_type)
-    return (f"CASE WHEN contains({text}, '_') THEN NULL WHEN isinf({cast}) THEN CASE WHEN contains(lower({text}), 'inf') THEN {cast} END "
+    return (f"CASE WHEN contains({text}, '_') THEN NULL "
+            f"WHEN isinf({cast}) THEN CASE WHEN contains(lower({text}), 'inf') THEN {cast} END "
             f"WHEN {cast} = 0 THEN CASE WHEN NOT regexp_matches({text}, '^[^eE]*[1-9]') THEN {cast} END "
             f"ELSE {cast} END")
 
