@@ -123,11 +123,12 @@ def open_session(rules: RulesArg, *, dsn: str | None = None, fields: Sequence[st
             # The sheet's keys need only the catalog (the key's type), so they are built while
             # the COPY still runs: the COPY outlasts the sheet's load at 100k rows and at 1M.
             diff_mod.build_sheet_keys(duck, ruleset, columns, catalog.result(), sheet="sheet")
-            conn, table_info, hashed_fields = snapshot_job.result()
+            conn, table_info, hashed_fields, text_fields = snapshot_job.result()
             stack.enter_context(conn)
         duck.execute(f"SET threads = {DUCKDB_THREADS}")
         with progress.phase("diff"):
-            hashed = diff_mod.HashedTarget(hashed_fields, _fetch_rows(conn, duck, table_info, keys))
+            hashed = diff_mod.HashedTarget(hashed_fields, _fetch_rows(conn, duck, table_info, keys),
+                                           text_fields=text_fields)
             summary = diff_mod.compute_diff(
                 duck, ruleset, columns, table_info, sheet="sheet", target="target", hashed=hashed,
                 sheet_keys_built=True,
@@ -145,10 +146,10 @@ def open_session(rules: RulesArg, *, dsn: str | None = None, fields: Sequence[st
 
 def _snapshot_table(rules: RuleSet, dsn: str, duck: duckdb.DuckDBPyConnection, fields: Sequence[str] | None,
                     keys: Sequence[str] | None, catalog: Future[TableInfo],
-                    opened: _OpenConnection) -> tuple[psycopg.Connection, TableInfo, tuple[str, ...]]:
+                    opened: _OpenConnection) -> tuple[psycopg.Connection, TableInfo, tuple[str, ...], tuple[str, ...]]:
     """Connect, read the table's catalog, check its keys and copy one hash per row into DuckDB
     ``target("key#", h)``, then check the keys copied (unique, not NULL); return the connection,
-    the table and the fields hashed (in rule order).
+    the table, the fields hashed (in rule order) and those of them hashed as text.
 
     Runs beside the sheet read, on a DuckDB cursor of its own. The connection is left in the
     snapshot's REPEATABLE READ transaction, so the rows the diff then fetches
@@ -168,7 +169,7 @@ def _snapshot_table(rules: RuleSet, dsn: str, duck: duckdb.DuckDBPyConnection, f
         catalog.set_result(table_info)
         target.check_table_keys(conn, table_info)
         hashed = tuple(f for f in rules.field_names if f in table_info.columns)
-        hashing = diff_mod.hash_snapshot(table_info, hashed)
+        hashing = diff_mod.hash_snapshot(table_info, hashed, diff_mod.text_hashed_fields(rules, table_info, hashed))
         with duck.cursor() as cursor:
             copied = target.snapshot_to_duckdb(conn, cursor, table_info, list(table_info.columns), table="target",
                                                keys=keys, keep=hashing.keep, typed=hashing.typed, days=hashing.days)
@@ -182,7 +183,7 @@ def _snapshot_table(rules: RuleSet, dsn: str, duck: duckdb.DuckDBPyConnection, f
         if conn is not None:
             conn.close()
         raise
-    return conn, table_info, hashed
+    return conn, table_info, hashed, hashing.text_fields
 
 
 def _fetch_rows(conn: psycopg.Connection, duck: duckdb.DuckDBPyConnection, table_info: TableInfo,

@@ -22,7 +22,7 @@ from typing import Any, Callable, Sequence
 
 import duckdb
 
-from .duck_types import duck_type, render_sql
+from .duck_types import csv_read_type, duck_type, render_sql
 from .rules.loader import DEFAULT_DATE_FORMATS, DEFAULT_TIMESTAMP_FORMATS
 from .rules.model import Comparison, Transform
 from .sources.base import CELL_ERRORS
@@ -280,6 +280,47 @@ def compile_chain(transforms: Sequence[Transform]) -> Compiled:
     return Compiled(tuple(steps), tuple(macros), tuple(t.name for t in transforms))
 
 
+# Steps that leave PostgreSQL's text of an integer or numeric(p,s) value as it is (it has no
+# blanks and is never empty), and the typed step that may end such a chain, by column type.
+_CANONICAL_TEXT_STEPS = frozenset({"trim", "empty_to_null"})
+_CANONICAL_TEXT_READERS = {"SMALLINT": {"to_integer", "to_decimal"}, "INTEGER": {"to_integer", "to_decimal"},
+                           "BIGINT": {"to_integer", "to_decimal"}}
+
+
+def reads_canonical_text(transforms: Sequence[Transform], pg_type: str) -> bool:
+    """Whether the chain, then the cast to the column's type, gives back every value of the
+    column exactly, without error, from the text PostgreSQL prints for it.
+
+    True for integer and ``numeric(p,s)`` columns (``csv_read_type``: one text per value,
+    which DuckDB's type reads exactly) whose chain is ``trim`` and ``empty_to_null`` steps,
+    then at most ``to_integer`` (integer columns) or ``to_decimal``. For such a field, a cell
+    whose text equals the table's text holds the table's value, so the diff compares texts
+    (``canonical_text_sql``) before it runs any chain. ``NaN``, the one numeric text DuckDB
+    cannot read, is the diff's to tell apart.
+
+    >>> reads_canonical_text([Transform("trim"), Transform("to_decimal")], "numeric(12,2)")
+    True
+    >>> [reads_canonical_text([Transform("to_integer")], t) for t in ("numeric(12,2)", "bigint", "numeric", "text")]
+    [False, True, False, False]
+    >>> reads_canonical_text([Transform("to_decimal"), Transform("trim")], "integer")
+    False
+    """
+    dtype = csv_read_type(pg_type)
+    if dtype is None:
+        return False
+    names = [t.name for t in transforms]
+    readers = _CANONICAL_TEXT_READERS.get(dtype, {"to_decimal"})
+    if names and names[-1] in readers:
+        names = names[:-1]
+    return all(name in _CANONICAL_TEXT_STEPS for name in names)
+
+
+def canonical_text_sql(v: str, transforms: Sequence[Transform]) -> str:
+    """The raw cell ``v`` as the text it must equal for a ``reads_canonical_text`` field to
+    hold the table's value: itself, or NULL for '' when the chain makes '' NULL."""
+    return f"NULLIF({v}, '')" if any(t.name == "empty_to_null" for t in transforms) else v
+
+
 def _builder(t: Transform, dtype: str) -> Callable[[str], Step]:
     name, args = t.name, t.args
     simple: dict[str, Callable[[str], Step]] = {
@@ -399,7 +440,7 @@ class Lane:
 
 
 def chain_query(source_table: str, lanes: Sequence[Lane], keep: Sequence[str], *, final: bool = True,
-                source: str | None = None) -> str:
+                source: str | None = None, numbers: Sequence[int] | None = None) -> str:
     """SQL of the layered projection: ``keep`` columns, then ``l<i>_v, l<i>_e`` for each lane.
 
     Layer 0 reads the cells (a spreadsheet error value is invalid at once); layer j applies
@@ -407,22 +448,24 @@ def chain_query(source_table: str, lanes: Sequence[Lane], keep: Sequence[str], *
     whether a typed step failed; the cast to the column's type comes last (unless ``final``
     is false). An ``nfkc`` step joins the NFKC dictionary (see ``prepare_chains``). ``source``,
     when given, is the SQL of the relation to read instead of the table (the same rows).
+    ``numbers``: the ``<i>`` of each lane's columns (default: its position in ``lanes``).
     """
     depth = max((len(lane.chain.steps) for lane in lanes), default=0)
     kept = [ident(k) for k in keep]
-    first = kept + [f"{lane.source} AS l{i}_v, {cell_error(lane.source)} AS l{i}_e" for i, lane in enumerate(lanes)]
+    numbered = list(zip(numbers if numbers is not None else range(len(lanes)), lanes))
+    first = kept + [f"{lane.source} AS l{i}_v, {cell_error(lane.source)} AS l{i}_e" for i, lane in numbered]
     layers = [f"SELECT {', '.join(first)} FROM {source or ident(source_table)}"]
     dtypes = ["VARCHAR"] * len(lanes)
     pending: list[tuple[str, str] | None] = [None] * len(lanes)
     steps = depth + 1 if final else depth
     for j in range(steps + 1):
         cols, joins = list(kept), []
-        for i, lane in enumerate(lanes):
+        for k, (i, lane) in enumerate(numbered):
             v, errors = f"l{i}_v", [f"l{i}_e"]
-            if pending[i]:
-                errors.append(_error_when(f"l{i}_p IS NOT NULL AND {v} IS NULL", f"l{i}_p", *pending[i]))
-            step = _layer_step(lane, j, depth, v, dtypes[i]) if j < steps else Step(v, None, dtypes[i])
-            dtypes[i], pending[i] = step.dtype, step.failure
+            if pending[k]:
+                errors.append(_error_when(f"l{i}_p IS NOT NULL AND {v} IS NULL", f"l{i}_p", *pending[k]))
+            step = _layer_step(lane, j, depth, v, dtypes[k]) if j < steps else Step(v, None, dtypes[k])
+            dtypes[k], pending[k] = step.dtype, step.failure
             value = step.value
             if step.join is not None:
                 alias = f"n{i}"

@@ -115,15 +115,13 @@ def test_table_values_duckdb_cannot_hold_differ_from_a_blank_cell(pg_dsn, tmp_pa
     NULL in DuckDB, as a blank cell does: their rows hashed alike and the full diff called them
     equal, so the table kept values the sheet had emptied. Now the field is changed, the run
     writes the sheet's blank, and a second plan finds nothing."""
-    with psycopg.connect(pg_dsn) as conn:
-        conn.execute("CREATE TABLE public.odd (id text PRIMARY KEY, n numeric(10,2), d date, big numeric, note text)")
-        conn.execute("INSERT INTO public.odd VALUES ('a', 'NaN', '0044-03-15 BC', 1e30, 'x'), "
-                     "('b', 1.5, '2024-01-02', 7, 'y')")
-    rules = file_rules(tmp_path, "odd", "id,n,d,big,note\na,,,,x\nb,1.50,2024-01-02,7,y\n",
-                       "  n: {column: n, transform: [empty_to_null]}\n  d: {column: d, transform: [empty_to_null]}\n"
-                       "  big: {column: big, transform: [empty_to_null]}\n  note: {column: note}\n")
+    rules = _seeded(pg_dsn, tmp_path, "odd", "n numeric(10,2), d date, big numeric, note text",
+                    "('a', 'NaN', '0044-03-15 BC', 1e30, 'x'), ('b', 1.5, '2024-01-02', 7, 'y')",
+                    "id,n,d,big,note\na,,,,x\nb,1.50,2024-01-02,7,y\n",
+                    "  n: {column: n, transform: [empty_to_null]}\n  d: {column: d, transform: [empty_to_null]}\n"
+                    "  big: {column: big, transform: [empty_to_null]}\n  note: {column: note}\n")
     plan = api.plan(rules, dsn=pg_dsn)
-    assert sorted((d.record_key, d.field, d.status, d.table_value) for d in plan.differences) == [
+    assert _differences(plan) == [
         ("a", "big", "changed", "1000000000000000000000000000000"), ("a", "d", "changed", "0044-03-15 BC"),
         ("a", "n", "changed", "NaN")]
     result = api.run(rules, dsn=pg_dsn)
@@ -187,3 +185,37 @@ def test_a_sheet_date_postgresql_cannot_hold_is_invalid_not_written_otherwise(pg
             ("a", "2024-01-01", "2024-01-01 00:00:00", "2024-01-01", "2024-01-01 00:00:00+00"),
             ("b", "0001-01-01", "0001-01-01 00:00:00", "0001-01-01", "0001-01-02 00:00:00+00"),
             ("c", "2024-01-01", "2024-01-01 00:00:00", "2024-01-01", "2024-01-01 00:00:00+00")]
+
+
+def test_text_hashed_fields_against_postgresql(pg_dsn, tmp_path: Path):
+    """Integer and numeric(p,s) fields read with to_integer/to_decimal are hashed as
+    PostgreSQL's text: cells written otherwise (1.5 for 1.50, 007) are equal values, a NaN cell
+    is invalid though the table holds NaN, a blank made NULL equals NULL, and a change is
+    written and then found no more."""
+    rules = _seeded(pg_dsn, tmp_path, "amounts", "n numeric(10,2), i integer",
+                    "('a', 1.5, 7), ('b', 'NaN', 7), ('c', NULL, 7), ('d', 2, 8)",
+                    "id,n,i\na,1.5,007\nb,NaN,7\nc,,7\nd,2.00,9\n",
+                    "  n: {column: n, transform: [trim, empty_to_null, to_decimal]}\n"
+                    "  i: {column: i, transform: [to_integer]}\n")
+    plan = api.plan(rules, dsn=pg_dsn)
+    assert _differences(plan) == [("b", "n", "invalid", "NaN"), ("d", "i", "changed", "8")]
+    result = api.run(rules, dsn=pg_dsn)
+    assert (result.status, result.written) == ("succeeded", 1)
+    again = api.plan(rules, dsn=pg_dsn)
+    assert (again.changed_rows, again.invalid) == (0, 1)
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT id, n::text, i FROM public.amounts ORDER BY id").fetchall() == [
+            ("a", "1.50", 7), ("b", "NaN", 7), ("c", None, 7), ("d", "2.00", 9)]
+
+
+def _differences(plan) -> list[tuple]:
+    """A plan's differences as sorted (record, field, status, table value)."""
+    return sorted((d.record_key, d.field, d.status, d.table_value) for d in plan.differences)
+
+
+def _seeded(pg_dsn: str, tmp_path: Path, table: str, columns: str, values: str, csv: str, fields: str):
+    """public.<table> (id text key, ``columns``) holding ``values``, and rules reading ``csv``."""
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute(f"CREATE TABLE public.{table} (id text PRIMARY KEY, {columns})")
+        conn.execute(f"INSERT INTO public.{table} VALUES {values}")
+    return file_rules(tmp_path, table, csv, fields)

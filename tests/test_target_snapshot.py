@@ -374,7 +374,9 @@ def test_property_the_hash_snapshot_hashes_as_the_text_and_the_sheet_do(pg_dsn_h
     and every row even where the typed reader refuses a text (NaN: it is read again as text);
     a row's hash is the one a sheet row of the same DuckDB-typed values gets (BC dates and
     infinities included), unless it holds a NaN, which no sheet value equals; and for a row
-    without a BC date it is row_hash_sql's over the table's plain text, a text snapshot's."""
+    without a BC date it is row_hash_sql's over the table's plain text, a text snapshot's.
+    With the integers and numeric(12,2) hashed as text, a sheet of PostgreSQL's texts hashes
+    as the row does, unless it holds a NaN."""
     conn, duck, info = pg_dsn_hashed
     if nan and rows:
         rows = [rows[0][:4] + ("NaN",) + rows[0][5:], *rows[1:]]
@@ -403,6 +405,19 @@ def test_property_the_hash_snapshot_hashes_as_the_text_and_the_sheet_do(pg_dsn_h
         assert (got[key] == as_sheet[key]) == (row[4] != "NaN"), row
         if not (isinstance(row[3], str) and row[3].endswith(" BC")):
             assert got[key] == as_text[key], row
+    # Integers and the numeric(12,2) hashed as text: a sheet whose cells are PostgreSQL's text
+    # of the values hashes alike, unless the row holds a NaN.
+    text_fields = ("i", "s", "b", "n")
+    hashing = diff.hash_snapshot(info, HASHED_FIELDS, text_fields)
+    assert (set(hashing.typed), hashing.text_fields) == ({"d"}, text_fields)
+    target.snapshot_to_duckdb(conn, duck, info, list(HASHED_FIELDS), table="as_text", keep=hashing.keep,
+                              typed=hashing.typed, days=hashing.days)
+    got = dict(duck.execute("SELECT * FROM as_text").fetchall())
+    cells = [(ident(name), diff.TEXT_HASHED) if name in text_fields else value
+             for (name, _), value in zip(columns, sheet_values)]
+    as_cells = dict(duck.execute(f"SELECT {ident(SNAPSHOT_KEY)}, {diff.sheet_hash_sql(cells)} FROM text").fetchall())
+    for i, row in enumerate(rows):
+        assert (got[str(i)] == as_cells[str(i)]) == (row[4] != "NaN"), row
 
 
 @pytest.fixture

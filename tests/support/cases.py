@@ -110,14 +110,16 @@ class HashedSide:
 def hash_target(con: duckdb.DuckDBPyConnection, world: World,
                 fields: Sequence[str] | None = None) -> tuple[HashedTarget, HashedSide]:
     """Turn ``build``'s text ``target`` into a hash snapshot of ``fields`` (default: all, in order)."""
-    from engine.diff import HashedTarget, row_hash_sql, table_hash_columns
+    from engine.diff import HashedTarget, row_hash_sql, table_hash_columns, text_hashed_fields
 
     hashed = tuple(fields if fields is not None else world.table_info.columns)
+    text_fields = text_hashed_fields(world.rules, world.table_info, hashed)
     con.execute("CREATE OR REPLACE TABLE target_text AS SELECT * FROM target")
-    table_hash = row_hash_sql(table_hash_columns(world.table_info, hashed))  # the hash snapshot's, from text
+    # the hash snapshot's, from text
+    table_hash = row_hash_sql(table_hash_columns(world.table_info, hashed, text_fields))
     con.execute(f"CREATE OR REPLACE TABLE target AS SELECT {ident(SNAPSHOT_KEY)}, {table_hash} AS h FROM target_text")
     side = HashedSide(con)
-    return HashedTarget(hashed, side.fetch), side
+    return HashedTarget(hashed, side.fetch, text_fields), side
 
 
 def _text(value: Any) -> str | None:
