@@ -105,7 +105,8 @@ def open_session(rules: RulesArg, *, dsn: str | None = None, fields: Sequence[st
         # field (the table must have them all anyway); the diff reads those the sheet has.
         # Each load is a serial CSV parse feeding one table; a thread each is faster than
         # DuckDB's parallel insert (100k x 31 cells: 0.27 s against 0.39 s), and the two
-        # loads then fill both cores. The diff gets every thread back.
+        # loads then fill both cores. The sheet's keys and the diff get every thread back (the
+        # snapshot's reader, serial, keeps one).
         duck.execute("SET threads = 1")
         catalog: Future[TableInfo] = Future()
         opened = _OpenConnection()
@@ -119,13 +120,13 @@ def open_session(rules: RulesArg, *, dsn: str | None = None, fields: Sequence[st
             problems = [p.message() for p in columns.problems if p.field == ruleset.key.field]
             raise MappingError(f"the key column cannot be read from {sheet.origin}: {'; '.join(problems)}",
                                hint="run `reconcile check` to see how every column is matched")
+        duck.execute(f"SET threads = {DUCKDB_THREADS}")
         with progress.phase("snapshot table"):  # what is left of it once the sheet is read
             # The sheet's keys need only the catalog (the key's type), so they are built while
             # the COPY still runs: the COPY outlasts the sheet's load at 100k rows and at 1M.
             diff_mod.build_sheet_keys(duck, ruleset, columns, catalog.result(), sheet="sheet")
             conn, table_info, hashed_fields, text_fields = snapshot_job.result()
             stack.enter_context(conn)
-        duck.execute(f"SET threads = {DUCKDB_THREADS}")
         with progress.phase("diff"):
             hashed = diff_mod.HashedTarget(hashed_fields, _fetch_rows(conn, duck, table_info, keys),
                                            text_fields=text_fields)

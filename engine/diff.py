@@ -80,9 +80,10 @@ class HashedTarget:
     """The table side as one hash per row: ``target`` holds ``SNAPSHOT_KEY`` and ``h`` only.
 
     ``h`` is ``row_hash_sql`` of ``fields`` (in that order) over the snapshot's text, the
-    ``text_fields`` among them hashed as text (``text_hashed_fields``). ``fetch(keys, table)`` copies the text of those records (every record for None), as of
-    the same snapshot, into the DuckDB table ``table("key#", <field>...)``; the diff calls it for
-    the few rows whose hashes disagree, so the table's values never all sit in DuckDB.
+    ``text_fields`` among them hashed as text (``text_hashed_fields``). ``fetch(keys, table)``
+    copies the text of those records (every record for None), as of the same snapshot, into
+    the DuckDB table ``table("key#", <field>...)``; the diff calls it for the few rows whose
+    hashes disagree, so the table's values never all sit in DuckDB.
     """
 
     fields: tuple[str, ...]
@@ -212,17 +213,18 @@ def compute_diff(con: duckdb.DuckDBPyConnection, rules: RuleSet, columns: Column
     Set-based: one pass for the sheet's keys; a pass over every row (transform chains in
     layered projections, one hash of each row's typed values a side, a full join on the typed
     key) that keeps only the rows whose hashes or keys disagree, with their sheet values (the
-    chains of ``text_hashed_fields`` run only on the rows kept); the
-    full diff of those against their table text (statuses per field, only the differing rows
-    expanded); and a few counting queries.
+    chains of ``text_hashed_fields`` run only on the rows kept); the full diff of those
+    against their table text (statuses per field, only the differing rows expanded); and a
+    few counting queries.
 
     ``target`` is the table's text snapshot (``k``, one column per field), or, with
     ``hashed``, its hashes; the values of the rows that differ are then fetched into
     ``{target}_values``. A hash snapshot of other fields than those diffed (a column the
-    sheet lacks), or hashing other fields as text, is of no use: every row is fetched. ``sheet_keys_built``: ``build_sheet_keys``
-    has already run for this sheet and table. ``read_by_postgres(column, texts)``: what
-    PostgreSQL prints for each text once read into that column, or None where it refuses it;
-    given, it is asked for the fields whose type DuckDB cannot hold (``reads_through_postgres``).
+    sheet lacks), or hashing other fields as text, is of no use: every row is fetched.
+    ``sheet_keys_built``: ``build_sheet_keys`` has already run for this sheet and table.
+    ``read_by_postgres(column, texts)``: what PostgreSQL prints for each text once read into
+    that column, or None where it refuses it; given, it is asked for the fields whose type
+    DuckDB cannot hold (``reads_through_postgres``).
     """
     fields = diffed_fields(rules, columns, table_info)
     key_type = duck_type(table_info.key.pg_type)
@@ -329,7 +331,7 @@ def _candidates_sql(fields: list[FieldRule], lanes: list[Lane], columns: ColumnM
 
 def _lane_hash_columns(fields: Sequence[FieldRule], lanes: Sequence[Lane],
                        text_fields: Collection[str]) -> list[tuple[str, str]]:
-    """``table_hash_columns`` from the lanes' types."""
+    """``table_hash_columns`` from the lanes' types (the candidate pass has no catalog at hand)."""
     return [(f.name, TEXT_HASHED if f.name in text_fields else lane.to_type) for f, lane in zip(fields, lanes)]
 
 
