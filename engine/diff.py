@@ -30,8 +30,8 @@ from .resources import sql as sql_text
 from .results import FieldCounts
 from .rules.model import FieldRule, RuleSet
 from .snapshot import SHEET_KEYS, keyed_sheet
-from .transforms import (Lane, canonical_text_sql, chain_query, compile_chain, equal_sql, ident, prepare_chains,
-                         reads_canonical_text, sql_literal)
+from .transforms import (Lane, canonical_text_pattern, canonical_text_sql, chain_query, compile_chain, equal_sql,
+                         ident, prepare_chains, reads_canonical_text, sql_literal)
 
 DIFF_TABLE = "diff"
 FIELD_COUNTS_TABLE = "diff_field_counts"
@@ -94,6 +94,10 @@ class HashedTarget:
 # Above this share of the table's rows, fetching the candidates by key costs more than one
 # plain sequential COPY of the whole table.
 FETCH_ALL_SHARE = 0.25
+# A text-hashed field's raw cells enter the hash when at least this share of the first
+# sheet rows are written as PostgreSQL prints values (``cells_as_printed``).
+AS_PRINTED_SAMPLE_ROWS = 2048
+AS_PRINTED_SHARE = 0.9
 
 
 # The "type" of a field hashed as PostgreSQL prints it (``text_hashed_fields``): the sheet
@@ -109,11 +113,34 @@ def text_hashed_fields(rules: RuleSet, table_info: TableInfo, fields: Sequence[s
     ``to_decimal``, ``trim``, ``empty_to_null``). Equal texts then mean equal values, so the
     candidate pass runs their chains only on the rows it keeps (at 1M rows x 14 such fields,
     1 s of CPU less). A cell written otherwise (``12.3`` for ``12.30``) only makes its row a
-    candidate, whose values the full diff compares as before.
+    candidate, whose values the full diff compares as before; and a field whose cells are
+    mostly written otherwise has its chain run on every row after all (``cells_as_printed``).
     """
     rules_by_name = {f.name: f for f in rules.fields}
     return tuple(f for f in fields if f in rules_by_name and f in table_info.columns
                  and reads_canonical_text(rules_by_name[f].transforms, table_info.columns[f].pg_type))
+
+
+def cells_as_printed(con: duckdb.DuckDBPyConnection, sheet: str, fields: Sequence[FieldRule],
+                     lanes: Sequence[Lane]) -> set[str]:
+    """Of these text-hashed fields, those whose cells the sheet writes as PostgreSQL prints
+    values: at least ``AS_PRINTED_SHARE`` of the first ``AS_PRINTED_SAMPLE_ROWS`` rows' cells
+    match ``canonical_text_pattern`` (or are blank, where the chain makes '' NULL).
+
+    Their raw cells are hashed. The other fields' chains run on every row, and their values
+    are hashed as DuckDB prints them, which is PostgreSQL's text again: a sheet whose numbers
+    read ``12.3`` in a ``numeric(12,2)`` column would otherwise make every row a candidate.
+    """
+    if not fields:
+        return set()
+    counts = []
+    for f, lane in zip(fields, lanes):
+        blank = f" OR {lane.source} = ''" if canonical_text_sql("v", f.transforms) != "v" else ""
+        pattern = sql_literal(canonical_text_pattern(lane.pg_type) or "")
+        counts.append(f"count(*) FILTER (WHERE regexp_full_match({lane.source}, {pattern}){blank})")
+    row = con.execute(f"SELECT count(*), {', '.join(counts)} FROM "
+                      f"(SELECT * FROM {ident(sheet)} LIMIT {AS_PRINTED_SAMPLE_ROWS})").fetchone()
+    return {f.name for f, matched in zip(fields, row[1:]) if matched >= AS_PRINTED_SHARE * row[0]}
 
 
 def row_hash_sql(columns: Sequence[tuple[str, str]]) -> str:
@@ -242,7 +269,7 @@ def compute_diff(con: duckdb.DuckDBPyConnection, rules: RuleSet, columns: Column
     with _duckdb_errors(rules):
         prepare_chains(con, sheet, lanes, read_by_postgres)
         table_side = target if hashed is not None else values
-        con.execute(_candidates_sql(fields, lanes, columns, sheet, key_type, candidates, text_fields,
+        con.execute(_candidates_sql(con, fields, lanes, columns, sheet, key_type, candidates, text_fields,
                                     scans=(split_scan(con, sheet), split_scan(con, table_side)),
                                     table_hash="h" if hashed is not None else None))
     if hashed is not None:
@@ -298,22 +325,26 @@ def split_scan(con: duckdb.DuckDBPyConnection, table: str) -> str:
     return "(" + " UNION ALL ".join(parts) + ")"
 
 
-def _candidates_sql(fields: list[FieldRule], lanes: list[Lane], columns: ColumnMap, sheet: str, key_type: str,
-                    candidates: str, text_fields: Collection[str], scans: tuple[str, str],
-                    table_hash: str | None = None) -> str:
+def _candidates_sql(con: duckdb.DuckDBPyConnection, fields: list[FieldRule], lanes: list[Lane],
+                    columns: ColumnMap, sheet: str, key_type: str, candidates: str, text_fields: Collection[str],
+                    scans: tuple[str, str], table_hash: str | None = None) -> str:
     """SQL of the first pass (``sql/diff/candidates.sql``): the rows worth a full diff, with
     their raw cells and typed sheet values.
 
     The sheet's hash is ``sheet_hash_sql`` over the typed lanes, and over the raw cells of the
-    ``text_fields`` (``canonical_text_sql``), whose chains run after the join, on the rows
-    kept only; the table's is computed from the text snapshot, or is ``table_hash``, a column
-    the hash snapshot already holds.
+    ``text_fields`` written as printed (``canonical_text_sql``, ``cells_as_printed``), whose
+    chains run after the join, on the rows kept only; the other text fields' values are
+    hashed as text. The table's is computed from the text snapshot, or is ``table_hash``, a
+    column the hash snapshot already holds.
     """
     sheet_scan, target_scan = scans
     raw = _raw_columns(fields, columns)
-    late = [i for i, f in enumerate(fields) if f.name in text_fields]
+    as_printed = cells_as_printed(con, sheet, [f for f in fields if f.name in text_fields],
+                                  [lane for f, lane in zip(fields, lanes) if f.name in text_fields])
+    late = [i for i, f in enumerate(fields) if f.name in as_printed]
     early = [i for i in range(len(lanes)) if i not in late]
     terms = [(canonical_text_sql(f"s.{lanes[i].source}", f.transforms), TEXT_HASHED) if i in late
+             else (f"CAST(s.l{i}_v AS VARCHAR)", TEXT_HASHED) if f.name in text_fields
              else (f"s.l{i}_v", lanes[i].to_type) for i, f in enumerate(fields)]
     errors = ", ".join(f"s.l{i}_e" for i in early)
     kept = ["_row", "sheet_key", "key_value", "table_key", "kt", *raw,
@@ -412,4 +443,4 @@ def _summary(con: duckdb.DuckDBPyConnection, fields: list[FieldRule], table: str
 
 __all__ = ["DIFF_COLUMNS", "DIFF_TABLE", "FIELD_COUNTS_TABLE", "DiffSummary", "HashedTarget", "build_sheet_keys",
            "compute_diff", "diffed_fields", "HashSnapshot", "hash_snapshot", "row_hash_sql", "sheet_hash_sql", "split_scan", "table_hash_columns",
-           "TEXT_HASHED", "text_hashed_fields"]
+           "TEXT_HASHED", "cells_as_printed", "text_hashed_fields"]

@@ -315,6 +315,21 @@ def reads_canonical_text(transforms: Sequence[Transform], pg_type: str) -> bool:
     return all(name in _CANONICAL_TEXT_STEPS for name in names)
 
 
+def canonical_text_pattern(pg_type: str) -> str | None:
+    """The regular expression PostgreSQL's text of every value of a ``csv_read_type`` column
+    matches in full (what DuckDB's cast to text prints too), else None.
+
+    >>> [canonical_text_pattern(t) for t in ("bigint", "numeric(12,2)", "text")]
+    ['-?(?:0|[1-9][0-9]*)', '-?(?:0|[1-9][0-9]*)\\\\.[0-9]{2}', None]
+    """
+    dtype = csv_read_type(pg_type)
+    if dtype is None:
+        return None
+    integer = "-?(?:0|[1-9][0-9]*)"
+    scale = int(dtype.rstrip(")").split(",")[1]) if dtype.startswith("DECIMAL") else 0
+    return integer + (f"\\.[0-9]{{{scale}}}" if scale else "")
+
+
 def canonical_text_sql(v: str, transforms: Sequence[Transform]) -> str:
     """The raw cell ``v`` as the text it must equal for a ``reads_canonical_text`` field to
     hold the table's value: itself, or NULL for '' when the chain makes '' NULL."""

@@ -15,9 +15,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from psycopg import sql
 
-from engine.diff import compute_diff, text_hashed_fields
-from engine.rules.model import Transform
-from engine.transforms import apply_chain, reads_canonical_text
+from engine.diff import cells_as_printed, compute_diff, text_hashed_fields
+from engine.rules.model import FieldRule, Transform
+from engine.duck_types import duck_type
+from engine.transforms import (Lane, apply_chain, canonical_text_pattern, compile_chain, ident,
+                               reads_canonical_text)
 from support import tables
 from support.cases import FieldSpec, build, diff_rows, hash_target, transform
 
@@ -49,9 +51,10 @@ def canonical(pg_dsn):
 
 @given(values=st.lists(st.tuples(*[st.one_of(st.none(), s) for s in COLUMNS.values()]), min_size=1, max_size=6))
 def test_property_a_chain_read_as_canonical_gives_back_each_value_from_postgresqls_text(canonical, values):
-    """Property (the premise of hashing a field as text): for any values of integer and
+    """Property (the premises of hashing a field as text): for any values of integer and
     numeric(p,s) columns, each chain that reads_canonical_text turns the text PostgreSQL prints
-    for a value back into that value, without an error."""
+    for a value back into that value, without an error; DuckDB prints the value as PostgreSQL
+    does; and that text matches canonical_text_pattern."""
     canonical.execute("TRUNCATE canonical")
     with canonical.cursor().copy("COPY canonical FROM STDIN") as cp:
         for row in values:
@@ -67,6 +70,10 @@ def test_property_a_chain_read_as_canonical_gives_back_each_value_from_postgresq
             if texts:
                 read = apply_chain(duck, transforms, texts, pg_type)
                 assert [(Decimal(v), e) for v, e in read] == [(Decimal(t), None) for t in texts], (pg_type, chain)
+        printed_by_duckdb = duck.execute(f"SELECT list(CAST(CAST(t AS {duck_type(pg_type)}) AS VARCHAR)), "
+                                         f"bool_and(regexp_full_match(t, ?)) FROM unnest(?::VARCHAR[]) AS u(t)",
+                                         [canonical_text_pattern(pg_type), texts]).fetchone()
+        assert (printed_by_duckdb[0] or [], printed_by_duckdb[1] is not False) == (texts, True), pg_type
 
 
 @pytest.mark.parametrize(("pg_type", "chain"), [
@@ -91,18 +98,19 @@ TABLE = [{"key": "1", "n": "12.30", "i": "7", "a": "x"},  # the sheet writes it 
          {"key": "4", "n": "NaN", "i": "7", "a": "x"},  # NaN both sides: the sheet's is invalid
          {"key": "5", "n": "1.00", "i": "8", "a": "x"},  # changed: 1.01, and 9
          {"key": "6", "n": "1.00", "i": None, "a": "x"},  # '' is no integer: invalid
-         *({"key": str(k), "n": f"{k}.50", "i": str(-k), "a": "y"} for k in range(10, 22))]
+         *({"key": str(k), "n": f"{k}.50", "i": str(-k), "a": "y"} for k in range(10, 50))]
 SHEET = [{"key": "1", "n": "12.30", "i": "7", "a": " x "}, {"key": "2", "n": " 12.3", "i": "007", "a": "x"},
          {"key": "3", "n": "", "i": "7", "a": "x"}, {"key": "4", "n": "NaN", "i": "7", "a": "x"},
          {"key": "5", "n": "1.01", "i": "9", "a": "x"}, {"key": "6", "n": "1.00", "i": "", "a": "x"},
          {"key": "7", "n": "3", "i": "x", "a": "new"},
-         *({"key": str(k), "n": f"{k}.50", "i": str(-k), "a": "y"} for k in range(10, 22))]
+         *({"key": str(k), "n": f"{k}.50", "i": str(-k), "a": "y"} for k in range(10, 50))]
 
 
 def test_a_cell_written_otherwise_is_a_candidate_and_compared_as_a_value():
-    """Text-hashed fields: a row whose cells are PostgreSQL's text of its values, or blank where
-    it is NULL, is never fetched; 12.3 and 007 are fetched and equal; a NaN cell is invalid
-    though the table holds NaN; the diff is the one a text snapshot gives."""
+    """Text-hashed fields whose cells are nearly all written as PostgreSQL prints values: a row
+    of such cells, or blank where the table holds NULL, is never fetched; 12.3 and 007 are
+    fetched and equal; a NaN cell is invalid though the table holds NaN; the diff is the one a
+    text snapshot gives."""
     con = duckdb.connect()
     w = build(con, FIELDS, SHEET, TABLE)
     compute_diff(con, w.rules, w.columns, w.table_info)
@@ -118,3 +126,36 @@ def test_a_cell_written_otherwise_is_a_candidate_and_compared_as_a_value():
         ("6", "i", "invalid", None)]
     assert {(r[1], r[2], r[5]) for r in from_text if r[0] == "7"} == {
         ("n", "new_row", "3.00"), ("i", "invalid", None), ("a", "new_row", "new")}
+
+
+def test_cells_mostly_written_otherwise_are_hashed_as_values():
+    """A numeric(12,2) column whose cells mostly read 12.5 (a sheet's own number format), and an
+    integer column written 007: their chains run on every row and the values are hashed as
+    PostgreSQL prints them, so only the rows that differ are fetched, not every row."""
+    con = duckdb.connect()
+    table = [{"key": str(k), "n": f"{k}.50", "i": str(k), "a": "y"} for k in range(1, 41)]
+    sheet = [{"key": str(k), "n": f"{k}.5", "i": f"00{k}", "a": "y"} for k in range(1, 41)]
+    sheet[4]["n"], sheet[6]["i"] = "5.25", "8"  # records 5 and 7 differ
+    w = build(con, FIELDS, sheet, table)
+    hashed, side = hash_target(con, w)
+    compute_diff(con, w.rules, w.columns, w.table_info, hashed=hashed)
+    assert side.fetched == [["5", "7"]]
+    assert [(r[0], r[1], r[2], r[5]) for r in diff_rows(con)] == [("5", "n", "changed", "5.25"),
+                                                                  ("7", "i", "changed", "8")]
+
+
+@pytest.mark.parametrize(("cells", "chain", "as_printed"), [
+    (["1.50"] * 9 + ["1.5"], ["to_decimal"], True),  # 90% as printed
+    (["1.50"] * 8 + ["1.5"] * 2, ["to_decimal"], False),
+    (["1.50"] * 8 + [""] * 2, ["empty_to_null", "to_decimal"], True),  # blank is NULL: as printed
+    (["1.50"] * 8 + [""] * 2, ["to_decimal"], False),  # blank is invalid: not
+    (["-0.05", "0.00", "10.00", "+1.00", "01.00"] * 2, [], False),  # a sign or a leading zero: not
+])
+def test_cells_as_printed_samples_the_first_rows(cells, chain, as_printed):
+    """A field's raw cells are hashed when at least 90% of the sampled cells are written as
+    PostgreSQL prints the column's values (blank counts where the chain makes it NULL)."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE sheet AS SELECT unnest(?::VARCHAR[]) AS c1", [cells])
+    rule = FieldRule("n", "c1", tuple(transform(t) for t in chain))
+    lane = Lane(ident("c1"), compile_chain(rule.transforms), "DECIMAL(12,2)", "numeric(12,2)")
+    assert cells_as_printed(con, "sheet", [rule], [lane]) == ({"n"} if as_printed else set())
