@@ -106,7 +106,7 @@ def open_session(rules: RulesArg, *, dsn: str | None = None, fields: Sequence[st
         # Each load is a serial CSV parse feeding one table; a thread each is faster than
         # DuckDB's parallel insert (100k x 31 cells: 0.27 s against 0.39 s), and the two
         # loads then fill both cores. The sheet's keys and the diff get every thread back (the
-        # snapshot's reader, serial, keeps one).
+        # snapshot's reader of a FIFO, serial, keeps to one whatever the setting).
         duck.execute("SET threads = 1")
         catalog: Future[TableInfo] = Future()
         opened = _OpenConnection()

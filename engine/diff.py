@@ -88,20 +88,22 @@ class HashedTarget:
 
     fields: tuple[str, ...]
     fetch: Callable[[Sequence[str] | None, str], Any]
-    text_fields: tuple[str, ...] = ()
+    text_fields: tuple[str, ...]
 
 
 # Above this share of the table's rows, fetching the candidates by key costs more than one
 # plain sequential COPY of the whole table.
 FETCH_ALL_SHARE = 0.25
-# A text-hashed field's raw cells enter the hash when at least this share of the first
-# sheet rows are written as PostgreSQL prints values (``cells_as_printed``).
+# A text-hashed field's raw cells enter the hash when at least this share of about this many
+# sheet rows, spread over the sheet, are written as PostgreSQL prints values
+# (``cells_as_printed``): a field then adds at most about 1% of the rows as candidates.
 AS_PRINTED_SAMPLE_ROWS = 2048
-AS_PRINTED_SHARE = 0.9
+AS_PRINTED_SHARE = 0.99
 
 
-# The "type" of a field hashed as PostgreSQL prints it (``text_hashed_fields``): the sheet
-# side hashes its raw cell instead of the chain's typed value.
+# Not a DuckDB type: the "type" of a field hashed as PostgreSQL prints it (``text_hashed_fields``).
+# The table side hashes its text as read (a NaN counts as unreadable); the sheet side its raw
+# cell or its value printed (``cells_as_printed``).
 TEXT_HASHED = "TEXT"
 
 
@@ -114,7 +116,8 @@ def text_hashed_fields(rules: RuleSet, table_info: TableInfo, fields: Sequence[s
     candidate pass runs their chains only on the rows it keeps (at 1M rows x 14 such fields,
     1 s of CPU less). A cell written otherwise (``12.3`` for ``12.30``) only makes its row a
     candidate, whose values the full diff compares as before; and a field whose cells are
-    mostly written otherwise has its chain run on every row after all (``cells_as_printed``).
+    not nearly all written as printed has its chain run on every row after all, its values
+    hashed as printed (``cells_as_printed``).
     """
     rules_by_name = {f.name: f for f in rules.fields}
     return tuple(f for f in fields if f in rules_by_name and f in table_info.columns
@@ -124,8 +127,9 @@ def text_hashed_fields(rules: RuleSet, table_info: TableInfo, fields: Sequence[s
 def cells_as_printed(con: duckdb.DuckDBPyConnection, sheet: str, fields: Sequence[FieldRule],
                      lanes: Sequence[Lane]) -> set[str]:
     """Of these text-hashed fields, those whose cells the sheet writes as PostgreSQL prints
-    values: at least ``AS_PRINTED_SHARE`` of the first ``AS_PRINTED_SAMPLE_ROWS`` rows' cells
-    match ``canonical_text_pattern`` (or are blank, where the chain makes '' NULL).
+    values: at least ``AS_PRINTED_SHARE`` of the cells of about ``AS_PRINTED_SAMPLE_ROWS``
+    rows spread evenly over the sheet (by ``_row``, so every run samples the same rows) match
+    ``canonical_text_pattern``, or are blank where the chain makes '' NULL.
 
     Their raw cells are hashed. The other fields' chains run on every row, and their values
     are hashed as DuckDB prints them, which is PostgreSQL's text again: a sheet whose numbers
@@ -138,8 +142,9 @@ def cells_as_printed(con: duckdb.DuckDBPyConnection, sheet: str, fields: Sequenc
         blank = f" OR {lane.source} = ''" if canonical_text_sql("v", f.transforms) != "v" else ""
         pattern = sql_literal(canonical_text_pattern(lane.pg_type) or "")
         counts.append(f"count(*) FILTER (WHERE regexp_full_match({lane.source}, {pattern}){blank})")
-    row = con.execute(f"SELECT count(*), {', '.join(counts)} FROM "
-                      f"(SELECT * FROM {ident(sheet)} LIMIT {AS_PRINTED_SAMPLE_ROWS})").fetchone()
+    rows = int(con.execute(f"SELECT count(*) FROM {ident(sheet)}").fetchone()[0])
+    step = max(1, rows // AS_PRINTED_SAMPLE_ROWS)
+    row = con.execute(f"SELECT count(*), {', '.join(counts)} FROM {ident(sheet)} WHERE _row % {step} = 0").fetchone()
     return {f.name for f, matched in zip(fields, row[1:]) if matched >= AS_PRINTED_SHARE * row[0]}
 
 
@@ -170,7 +175,7 @@ def row_hash_sql(columns: Sequence[tuple[str, str]]) -> str:
 
 def sheet_hash_sql(values: Sequence[tuple[str, str]]) -> str:
     """The sheet side's ``row_hash_sql`` over ``(typed value, type)`` pairs, which are never
-    unreadable; a ``TEXT_HASHED`` value is the raw cell's ``canonical_text_sql``."""
+    unreadable; a ``TEXT_HASHED`` value is text (the raw cell, or the value printed)."""
     if not values:
         return "0"
     return "hash(" + ", ".join(_hash_term(value, kind) for value, kind in values) + ", false)"
@@ -238,8 +243,8 @@ def compute_diff(con: duckdb.DuckDBPyConnection, rules: RuleSet, columns: Column
     """Create the DuckDB table ``table`` (the long diff) and return its counts.
 
     Set-based: one pass for the sheet's keys; a pass over every row (transform chains in
-    layered projections, one hash of each row's typed values a side, a full join on the typed
-    key) that keeps only the rows whose hashes or keys disagree, with their sheet values (the
+    layered projections, one hash of each row's values a side, typed or as text, a full join
+    on the typed key) that keeps only the rows whose hashes or keys disagree, with their sheet values (the
     chains of ``text_hashed_fields`` run only on the rows kept); the full diff of those
     against their table text (statuses per field, only the differing rows expanded); and a
     few counting queries.
@@ -269,7 +274,9 @@ def compute_diff(con: duckdb.DuckDBPyConnection, rules: RuleSet, columns: Column
     with _duckdb_errors(rules):
         prepare_chains(con, sheet, lanes, read_by_postgres)
         table_side = target if hashed is not None else values
-        con.execute(_candidates_sql(con, fields, lanes, columns, sheet, key_type, candidates, text_fields,
+        as_printed = cells_as_printed(con, sheet, [f for f in fields if f.name in text_fields],
+                                      [lane for f, lane in zip(fields, lanes) if f.name in text_fields])
+        con.execute(_candidates_sql(fields, lanes, columns, sheet, key_type, candidates, text_fields, as_printed,
                                     scans=(split_scan(con, sheet), split_scan(con, table_side)),
                                     table_hash="h" if hashed is not None else None))
     if hashed is not None:
@@ -325,22 +332,20 @@ def split_scan(con: duckdb.DuckDBPyConnection, table: str) -> str:
     return "(" + " UNION ALL ".join(parts) + ")"
 
 
-def _candidates_sql(con: duckdb.DuckDBPyConnection, fields: list[FieldRule], lanes: list[Lane],
-                    columns: ColumnMap, sheet: str, key_type: str, candidates: str, text_fields: Collection[str],
+def _candidates_sql(fields: list[FieldRule], lanes: list[Lane], columns: ColumnMap, sheet: str, key_type: str,
+                    candidates: str, text_fields: Collection[str], as_printed: Collection[str],
                     scans: tuple[str, str], table_hash: str | None = None) -> str:
     """SQL of the first pass (``sql/diff/candidates.sql``): the rows worth a full diff, with
     their raw cells and typed sheet values.
 
     The sheet's hash is ``sheet_hash_sql`` over the typed lanes, and over the raw cells of the
-    ``text_fields`` written as printed (``canonical_text_sql``, ``cells_as_printed``), whose
+    ``text_fields`` written ``as_printed`` (``canonical_text_sql``, ``cells_as_printed``), whose
     chains run after the join, on the rows kept only; the other text fields' values are
     hashed as text. The table's is computed from the text snapshot, or is ``table_hash``, a
     column the hash snapshot already holds.
     """
     sheet_scan, target_scan = scans
     raw = _raw_columns(fields, columns)
-    as_printed = cells_as_printed(con, sheet, [f for f in fields if f.name in text_fields],
-                                  [lane for f, lane in zip(fields, lanes) if f.name in text_fields])
     late = [i for i, f in enumerate(fields) if f.name in as_printed]
     early = [i for i in range(len(lanes)) if i not in late]
     terms = [(canonical_text_sql(f"s.{lanes[i].source}", f.transforms), TEXT_HASHED) if i in late

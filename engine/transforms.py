@@ -291,12 +291,13 @@ def reads_canonical_text(transforms: Sequence[Transform], pg_type: str) -> bool:
     """Whether the chain, then the cast to the column's type, gives back every value of the
     column exactly, without error, from the text PostgreSQL prints for it.
 
-    True for integer and ``numeric(p,s)`` columns (``csv_read_type``: one text per value,
-    which DuckDB's type reads exactly) whose chain is ``trim`` and ``empty_to_null`` steps,
-    then at most ``to_integer`` (integer columns) or ``to_decimal``. For such a field, a cell
-    whose text equals the table's text holds the table's value, so the diff compares texts
-    (``canonical_text_sql``) before it runs any chain. ``NaN``, the one numeric text DuckDB
-    cannot read, is the diff's to tell apart.
+    True for integer and ``numeric(p,s)`` columns with ``s < p`` (``csv_read_type``: one text
+    per value, which DuckDB's type reads exactly and prints alike; DuckDB prints a
+    ``numeric(p,p)`` value ``.5`` where PostgreSQL prints ``0.5``) whose chain is ``trim`` and
+    ``empty_to_null`` steps, then at most ``to_integer`` (integer columns) or ``to_decimal``.
+    For such a field, a cell whose text equals the table's text holds the table's value, so
+    the diff can compare texts (``canonical_text_sql``) before it runs any chain. ``NaN``, the
+    one numeric text DuckDB cannot read, is the diff's to tell apart.
 
     >>> reads_canonical_text([Transform("trim"), Transform("to_decimal")], "numeric(12,2)")
     True
@@ -304,9 +305,11 @@ def reads_canonical_text(transforms: Sequence[Transform], pg_type: str) -> bool:
     [False, True, False, False]
     >>> reads_canonical_text([Transform("to_decimal"), Transform("trim")], "integer")
     False
+    >>> reads_canonical_text([Transform("to_decimal")], "numeric(3,3)")
+    False
     """
     dtype = csv_read_type(pg_type)
-    if dtype is None:
+    if dtype is None or _decimal_scale(dtype) == _decimal_precision(dtype):
         return False
     names = [t.name for t in transforms]
     readers = _CANONICAL_TEXT_READERS.get(dtype, {"to_decimal"})
@@ -315,9 +318,17 @@ def reads_canonical_text(transforms: Sequence[Transform], pg_type: str) -> bool:
     return all(name in _CANONICAL_TEXT_STEPS for name in names)
 
 
+def _decimal_precision(dtype: str) -> int | None:
+    return int(dtype[len("DECIMAL("):].split(",")[0]) if dtype.startswith("DECIMAL(") else None
+
+
+def _decimal_scale(dtype: str) -> int:
+    return int(dtype.rstrip(")").split(",")[1]) if dtype.startswith("DECIMAL(") else 0
+
+
 def canonical_text_pattern(pg_type: str) -> str | None:
     """The regular expression PostgreSQL's text of every value of a ``csv_read_type`` column
-    matches in full (what DuckDB's cast to text prints too), else None.
+    matches in full (what DuckDB's cast to text prints too, but for a ``numeric(p,p)``), else None.
 
     >>> [canonical_text_pattern(t) for t in ("bigint", "numeric(12,2)", "text")]
     ['-?(?:0|[1-9][0-9]*)', '-?(?:0|[1-9][0-9]*)\\\\.[0-9]{2}', None]
@@ -326,7 +337,7 @@ def canonical_text_pattern(pg_type: str) -> str | None:
     if dtype is None:
         return None
     integer = "-?(?:0|[1-9][0-9]*)"
-    scale = int(dtype.rstrip(")").split(",")[1]) if dtype.startswith("DECIMAL") else 0
+    scale = _decimal_scale(dtype)
     return integer + (f"\\.[0-9]{{{scale}}}" if scale else "")
 
 
@@ -656,7 +667,14 @@ def _numeric_equal(s: str, t: str, dtype: str, tolerance: Decimal) -> str:
     # Values that are not numbers (a text column) fall back to exact comparison.
     return (f"(CASE WHEN {s} IS NULL OR {t} IS NULL THEN {s} IS NULL AND {t} IS NULL "
             f"WHEN {a} IS NULL OR {b} IS NULL THEN {s} = {t} "
-            f"ELSE {a} = {b} OR abs({a} - {b}) <= {tol} END)")  # inf - inf and NaN - NaN are NaN
+            f"ELSE {a} = {b} OR {_within(a, b, tol)} END)")  # inf - inf and NaN - NaN are NaN
+
+
+def _within(a: str, b: str, tol: str) -> str:
+    """``abs(a - b) <= tol``; where the subtraction overflows DECIMAL(38,10) (values 10^28
+    apart), in DOUBLE instead of failing the whole diff."""
+    return (f"coalesce(try(abs({a} - {b}) <= {tol}), "
+            f"abs(CAST({a} AS DOUBLE) - CAST({b} AS DOUBLE)) <= CAST({tol} AS DOUBLE))")
 
 
 __all__ = ["Compiled", "Lane", "Step", "apply_chain", "chain_query", "WHITESPACE", "cell_error", "compile_chain",

@@ -80,6 +80,7 @@ def test_property_a_chain_read_as_canonical_gives_back_each_value_from_postgresq
     ("text", []), ("numeric", ["to_decimal"]), ("numeric(12,2)", ["to_integer"]), ("integer", ["to_integer", "trim"]),
     ("bigint", ["nfkc", "to_integer"]), ("bigint", ["collapse_whitespace", "to_integer"]), ("date", []),
     ("double precision", ["to_decimal"]), ("numeric(50,2)", ["to_decimal"]), ("integer", [{"replace": {"pattern": ","}}]),
+    ("numeric(3,3)", ["to_decimal"]),  # DuckDB prints .5 where PostgreSQL prints 0.5
 ])
 def test_other_chains_and_types_are_hashed_typed(pg_type, chain):
     """Not text-hashed: types whose text is not one per value (or not read exactly by DuckDB),
@@ -98,12 +99,12 @@ TABLE = [{"key": "1", "n": "12.30", "i": "7", "a": "x"},  # the sheet writes it 
          {"key": "4", "n": "NaN", "i": "7", "a": "x"},  # NaN both sides: the sheet's is invalid
          {"key": "5", "n": "1.00", "i": "8", "a": "x"},  # changed: 1.01, and 9
          {"key": "6", "n": "1.00", "i": None, "a": "x"},  # '' is no integer: invalid
-         *({"key": str(k), "n": f"{k}.50", "i": str(-k), "a": "y"} for k in range(10, 50))]
+         *({"key": str(k), "n": f"{k}.50", "i": str(-k), "a": "y"} for k in range(10, 410))]
 SHEET = [{"key": "1", "n": "12.30", "i": "7", "a": " x "}, {"key": "2", "n": " 12.3", "i": "007", "a": "x"},
          {"key": "3", "n": "", "i": "7", "a": "x"}, {"key": "4", "n": "NaN", "i": "7", "a": "x"},
          {"key": "5", "n": "1.01", "i": "9", "a": "x"}, {"key": "6", "n": "1.00", "i": "", "a": "x"},
          {"key": "7", "n": "3", "i": "x", "a": "new"},
-         *({"key": str(k), "n": f"{k}.50", "i": str(-k), "a": "y"} for k in range(10, 50))]
+         *({"key": str(k), "n": f"{k}.50", "i": str(-k), "a": "y"} for k in range(10, 410))]
 
 
 def test_a_cell_written_otherwise_is_a_candidate_and_compared_as_a_value():
@@ -145,17 +146,20 @@ def test_cells_mostly_written_otherwise_are_hashed_as_values():
 
 
 @pytest.mark.parametrize(("cells", "chain", "as_printed"), [
-    (["1.50"] * 9 + ["1.5"], ["to_decimal"], True),  # 90% as printed
-    (["1.50"] * 8 + ["1.5"] * 2, ["to_decimal"], False),
-    (["1.50"] * 8 + [""] * 2, ["empty_to_null", "to_decimal"], True),  # blank is NULL: as printed
-    (["1.50"] * 8 + [""] * 2, ["to_decimal"], False),  # blank is invalid: not
-    (["-0.05", "0.00", "10.00", "+1.00", "01.00"] * 2, [], False),  # a sign or a leading zero: not
+    (["1.50"] * 99 + ["1.5"], ["to_decimal"], True),  # 99% as printed
+    (["1.50"] * 98 + ["1.5"] * 2, ["to_decimal"], False),
+    (["1.50"] * 98 + [""] * 2, ["empty_to_null", "to_decimal"], True),  # blank is NULL: as printed
+    (["1.50"] * 98 + [""] * 2, ["to_decimal"], False),  # blank is invalid: not
+    (["-0.05", "0.00", "10.00", "+1.00", "01.00"] * 20, [], False),  # a sign or a leading zero: not
+    (["1.50"] * 4096 + ["1.5"] * 20480, ["to_decimal"], False),  # the sample spans the sheet
 ])
-def test_cells_as_printed_samples_the_first_rows(cells, chain, as_printed):
-    """A field's raw cells are hashed when at least 90% of the sampled cells are written as
-    PostgreSQL prints the column's values (blank counts where the chain makes it NULL)."""
+def test_cells_as_printed_samples_rows_over_the_whole_sheet(cells, chain, as_printed):
+    """A field's raw cells are hashed when at least 99% of the cells of rows sampled evenly
+    over the sheet are written as PostgreSQL prints the column's values (blank counts where
+    the chain makes it NULL)."""
     con = duckdb.connect()
-    con.execute("CREATE TABLE sheet AS SELECT unnest(?::VARCHAR[]) AS c1", [cells])
+    con.execute("CREATE TABLE sheet AS SELECT generate_subscripts(?::VARCHAR[], 1) + 1 AS _row, "
+                "unnest(?::VARCHAR[]) AS c1", [cells, cells])
     rule = FieldRule("n", "c1", tuple(transform(t) for t in chain))
     lane = Lane(ident("c1"), compile_chain(rule.transforms), "DECIMAL(12,2)", "numeric(12,2)")
     assert cells_as_printed(con, "sheet", [rule], [lane]) == ({"n"} if as_printed else set())

@@ -1,10 +1,11 @@
 -- The rows the diff must look at, found by one pass over each side, with what the full diff
 -- needs of their sheet side:
 --   u: sheet rows with a present, unique key: their keys, their raw cells, their typed values
---      and cell errors (after the transform chains), one hash of the typed values, and
---      whether any cell was unreadable; a field hashed as text (engine.diff.text_hashed_fields)
---      enters the hash as its raw cell, and its chain waits for w;
---   t: table rows: their key, typed key and one hash of their values cast to the same types;
+--      and cell errors (after the transform chains), one hash of the values, and whether any
+--      cell was unreadable; a field hashed as text (engine.diff.text_hashed_fields) enters the
+--      hash as text: its raw cell, its chain then waiting for w, or its value printed;
+--   t: table rows: their key, typed key and one hash of their values cast to the same types
+--      (as read, for a field hashed as text);
 --   kept: the rows worth a full diff (below);
 --   w: the chains of the fields hashed as text, run on the kept rows only.
 -- A row pair whose hashes agree holds equal typed values in every field, so no field of it
