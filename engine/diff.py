@@ -30,8 +30,8 @@ from .resources import sql as sql_text
 from .results import FieldCounts
 from .rules.model import FieldRule, RuleSet
 from .snapshot import SHEET_KEYS, keyed_sheet
-from .transforms import (Lane, canonical_text_pattern, canonical_text_sql, chain_query, compile_chain, equal_sql,
-                         ident, prepare_chains, reads_canonical_text, sql_literal)
+from .transforms import (Lane, blank_is_null, canonical_text_pattern, canonical_text_sql, chain_query, compile_chain,
+                         equal_sql, ident, prepare_chains, reads_canonical_text, sql_literal)
 
 DIFF_TABLE = "diff"
 FIELD_COUNTS_TABLE = "diff_field_counts"
@@ -139,7 +139,7 @@ def cells_as_printed(con: duckdb.DuckDBPyConnection, sheet: str, fields: Sequenc
         return set()
     counts = []
     for f, lane in zip(fields, lanes):
-        blank = f" OR {lane.source} = ''" if canonical_text_sql("v", f.transforms) != "v" else ""
+        blank = f" OR {lane.source} = ''" if blank_is_null(f.transforms) else ""
         pattern = sql_literal(canonical_text_pattern(lane.pg_type) or "")
         counts.append(f"count(*) FILTER (WHERE regexp_full_match({lane.source}, {pattern}){blank})")
     rows = int(con.execute(f"SELECT count(*) FROM {ident(sheet)}").fetchone()[0])
@@ -276,9 +276,11 @@ def compute_diff(con: duckdb.DuckDBPyConnection, rules: RuleSet, columns: Column
         table_side = target if hashed is not None else values
         as_printed = cells_as_printed(con, sheet, [f for f in fields if f.name in text_fields],
                                       [lane for f, lane in zip(fields, lanes) if f.name in text_fields])
+        table_hash = "h" if hashed is not None else row_hash_sql(
+            table_hash_columns(table_info, [f.name for f in fields], text_fields))
         con.execute(_candidates_sql(fields, lanes, columns, sheet, key_type, candidates, text_fields, as_printed,
                                     scans=(split_scan(con, sheet), split_scan(con, table_side)),
-                                    table_hash="h" if hashed is not None else None))
+                                    table_hash=table_hash))
     if hashed is not None:
         _fetch_candidates(con, hashed, candidates, target, values)
     with _duckdb_errors(rules):
@@ -334,14 +336,14 @@ def split_scan(con: duckdb.DuckDBPyConnection, table: str) -> str:
 
 def _candidates_sql(fields: list[FieldRule], lanes: list[Lane], columns: ColumnMap, sheet: str, key_type: str,
                     candidates: str, text_fields: Collection[str], as_printed: Collection[str],
-                    scans: tuple[str, str], table_hash: str | None = None) -> str:
+                    scans: tuple[str, str], table_hash: str) -> str:
     """SQL of the first pass (``sql/diff/candidates.sql``): the rows worth a full diff, with
     their raw cells and typed sheet values.
 
     The sheet's hash is ``sheet_hash_sql`` over the typed lanes, and over the raw cells of the
     ``text_fields`` written ``as_printed`` (``canonical_text_sql``, ``cells_as_printed``), whose
     chains run after the join, on the rows kept only; the other text fields' values are
-    hashed as text. The table's is computed from the text snapshot, or is ``table_hash``, a
+    hashed as text. The table's is ``table_hash``: computed from the text snapshot, or a
     column the hash snapshot already holds.
     """
     sheet_scan, target_scan = scans
@@ -360,15 +362,9 @@ def _candidates_sql(fields: list[FieldRule], lanes: list[Lane], columns: ColumnM
         sheet_keys=ident(SHEET_KEYS), target=target_scan, key_type=key_type, snapshot_key=ident(SNAPSHOT_KEY),
         sheet_hash=sheet_hash_sql(terms),
         sheet_bad=f"coalesce({errors}) IS NOT NULL" if early else "false",
-        table_hash=table_hash or row_hash_sql(_lane_hash_columns(fields, lanes, text_fields)),
+        table_hash=table_hash,
         late_chain=chain_query("kept", [lanes[i] for i in late], kept, source="kept", numbers=late),
         sheet_values=_packed_sheet_values(raw, len(lanes)))
-
-
-def _lane_hash_columns(fields: Sequence[FieldRule], lanes: Sequence[Lane],
-                       text_fields: Collection[str]) -> list[tuple[str, str]]:
-    """``table_hash_columns`` from the lanes' types (the candidate pass has no catalog at hand)."""
-    return [(f.name, TEXT_HASHED if f.name in text_fields else lane.to_type) for f, lane in zip(fields, lanes)]
 
 
 def _packed_sheet_values(raw: list[str], lanes: int) -> str:

@@ -281,10 +281,8 @@ def compile_chain(transforms: Sequence[Transform]) -> Compiled:
 
 
 # Steps that leave PostgreSQL's text of an integer or numeric(p,s) value as it is (it has no
-# blanks and is never empty), and the typed step that may end such a chain, by column type.
+# blanks and is never empty).
 _CANONICAL_TEXT_STEPS = frozenset({"trim", "empty_to_null"})
-_CANONICAL_TEXT_READERS = {"SMALLINT": {"to_integer", "to_decimal"}, "INTEGER": {"to_integer", "to_decimal"},
-                           "BIGINT": {"to_integer", "to_decimal"}}
 
 
 def reads_canonical_text(transforms: Sequence[Transform], pg_type: str) -> bool:
@@ -312,7 +310,7 @@ def reads_canonical_text(transforms: Sequence[Transform], pg_type: str) -> bool:
     if dtype is None or _decimal_scale(dtype) == _decimal_precision(dtype):
         return False
     names = [t.name for t in transforms]
-    readers = _CANONICAL_TEXT_READERS.get(dtype, {"to_decimal"})
+    readers = ("to_integer", "to_decimal") if dtype in _INTEGERS else ("to_decimal",)
     if names and names[-1] in readers:
         names = names[:-1]
     return all(name in _CANONICAL_TEXT_STEPS for name in names)
@@ -344,7 +342,12 @@ def canonical_text_pattern(pg_type: str) -> str | None:
 def canonical_text_sql(v: str, transforms: Sequence[Transform]) -> str:
     """The raw cell ``v`` as the text it must equal for a ``reads_canonical_text`` field to
     hold the table's value: itself, or NULL for '' when the chain makes '' NULL."""
-    return f"NULLIF({v}, '')" if any(t.name == "empty_to_null" for t in transforms) else v
+    return f"NULLIF({v}, '')" if blank_is_null(transforms) else v
+
+
+def blank_is_null(transforms: Sequence[Transform]) -> bool:
+    """Whether a ``reads_canonical_text`` chain makes an empty cell NULL (not invalid)."""
+    return any(t.name == "empty_to_null" for t in transforms)
 
 
 def _builder(t: Transform, dtype: str) -> Callable[[str], Step]:
